@@ -1,0 +1,2 @@
+"""cassettes."""
+from __future__ import annotations

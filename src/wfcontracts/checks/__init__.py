@@ -1,0 +1,2 @@
+"""checks."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""compat."""
+from __future__ import annotations

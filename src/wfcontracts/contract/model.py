@@ -1,0 +1,298 @@
+"""The loaded contract: operations, their schemas, vendor keywords and schema validation."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from wfcontracts.contract.loader import (
+    default_contract_path,
+    read_document,
+    resolve_pointer,
+    sha256_of,
+    validate_openapi,
+)
+
+CONTRACT_URI = "urn:wfcontracts:contract"
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+MAX_JSON_BYTES = "x-max-json-bytes"
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One way an instance breaks a schema: where (JSON pointer) and what."""
+
+    pointer: str
+    message: str
+    keyword: str
+
+    def __str__(self) -> str:
+        return f"{self.pointer or '/'}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class ByteLimit:
+    """An `x-max-json-bytes` limit on the request-body member at `path`."""
+
+    path: tuple[str, ...]
+    limit: int
+
+    @property
+    def pointer(self) -> str:
+        return "/" + "/".join(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    name: str
+    location: str
+    required: bool
+    schema: dict[str, Any]
+
+
+def compact_json_size(value: Any) -> int:
+    """Bytes of `value` as compact UTF-8 JSON: how `x-max-json-bytes` is measured."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return len(text.encode("utf-8"))
+
+
+@dataclass(slots=True, repr=False)
+class Operation:
+    """One method + path of the contract, with everything checks and the mock need."""
+
+    operation_id: str
+    method: str
+    path_template: str
+    parameters: tuple[Parameter, ...]
+    request_schema: dict[str, Any] | None
+    request_required: bool
+    responses: dict[str, dict[str, Any]]
+    byte_limits: tuple[ByteLimit, ...]
+    source: str
+    inferred: bool
+    links: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"Operation({self.operation_id}: {self.label})"
+
+    @property
+    def label(self) -> str:
+        return f"{self.method.upper()} {self.path_template}"
+
+    @property
+    def documented_statuses(self) -> list[str]:
+        return sorted(self.responses)
+
+    def response_for(self, status: int) -> dict[str, Any] | None:
+        """The documented response object for a status (exact, then `4XX`, then default)."""
+        for key in (str(status), f"{status // 100}XX", "default"):
+            if key in self.responses:
+                return self.responses[key]
+        return None
+
+    def response_schema(self, status: int) -> dict[str, Any] | None:
+        response = self.response_for(status)
+        if response is None:
+            return None
+        media = response.get("content", {}).get("application/json")
+        return media.get("schema") if media else None
+
+    def required_headers(self, status: int) -> list[str]:
+        response = self.response_for(status) or {}
+        return [
+            name.lower()
+            for name, header in response.get("headers", {}).items()
+            if header.get("required")
+        ]
+
+
+class Contract:
+    """A validated OpenAPI 3.1 contract. Build with :func:`load_contract`."""
+
+    def __init__(self, path: Path, document: dict[str, Any], sha256: str) -> None:
+        self.path = path
+        self.document = document
+        self.sha256 = sha256
+        self._registry: Registry[Any] = Registry().with_resource(
+            CONTRACT_URI, Resource(contents=document, specification=DRAFT202012)
+        )
+        self._validators: dict[str, Draft202012Validator] = {}
+        self.operations: dict[str, Operation] = {op.operation_id: op for op in self._build()}
+        self._routes = _compile_routes(self.operations.values())
+
+    def __repr__(self) -> str:
+        return f"Contract({str(self.path)!r}, sha256={self.sha256[:12]}…)"
+
+    def operation(self, operation_id: str) -> Operation:
+        return self.operations[operation_id]
+
+    def match(self, method: str, raw_path: str) -> tuple[Operation, dict[str, str]] | None:
+        """Route a request path (relative to the API root, still URL-encoded) to an operation."""
+        segments = raw_path.strip("/").split("/")
+        for operation, template in self._routes.get(method.lower(), ()):
+            params = _match_segments(template, segments)
+            if params is not None:
+                return operation, params
+        return None
+
+    def path_exists(self, raw_path: str) -> bool:
+        return any(self.match(method, raw_path) for method in HTTP_METHODS)
+
+    def resolve(self, node: Any) -> Any:
+        """Follow `$ref`s until the node is not a reference."""
+        while isinstance(node, dict) and "$ref" in node:
+            node = resolve_pointer(self.document, node["$ref"])
+        return node
+
+    def validate(self, schema: dict[str, Any], instance: Any) -> list[Violation]:
+        """Every way `instance` breaks `schema` (a fragment of this contract), best first."""
+        validator = self._validator(schema)
+        errors = sorted(validator.iter_errors(instance), key=lambda e: (len(e.path), str(e.path)))
+        return [
+            Violation(
+                pointer="/" + "/".join(str(p) for p in err.absolute_path),
+                message=_short(err.message),
+                keyword=str(err.validator),
+            )
+            for err in errors
+        ]
+
+    def schema_ref(self, name: str) -> dict[str, Any]:
+        """A `$ref` to `#/components/schemas/<name>`, usable with :meth:`validate`."""
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    @cached_property
+    def schema_names(self) -> list[str]:
+        return sorted(self.document.get("components", {}).get("schemas", {}))
+
+    def _validator(self, schema: dict[str, Any]) -> Draft202012Validator:
+        key = json.dumps(schema, sort_keys=True)
+        validator = self._validators.get(key)
+        if validator is None:
+            rooted = _reroot_refs(schema)
+            validator = Draft202012Validator(rooted, registry=self._registry)
+            self._validators[key] = validator
+        return validator
+
+    def _build(self) -> Iterator[Operation]:
+        for template, item in self.document.get("paths", {}).items():
+            shared = [self.resolve(p) for p in item.get("parameters", [])]
+            for method in HTTP_METHODS:
+                if method in item:
+                    yield self._operation(template, method, item[method], shared)
+
+    def _operation(
+        self, template: str, method: str, spec: dict[str, Any], shared: list[dict[str, Any]]
+    ) -> Operation:
+        params = [*shared, *(self.resolve(p) for p in spec.get("parameters", []))]
+        body = self.resolve(spec.get("requestBody")) if "requestBody" in spec else None
+        media = (body or {}).get("content", {}).get("application/json")
+        request_schema = media.get("schema") if media else None
+        responses = {
+            status: self._resolved_response(response)
+            for status, response in spec.get("responses", {}).items()
+        }
+        return Operation(
+            operation_id=spec.get("operationId") or f"{method}_{template}",
+            method=method,
+            path_template=template,
+            parameters=tuple(
+                Parameter(p["name"], p["in"], bool(p.get("required")), p.get("schema", {}))
+                for p in params
+            ),
+            request_schema=request_schema,
+            request_required=bool((body or {}).get("required")),
+            responses=responses,
+            byte_limits=tuple(self._byte_limits(request_schema, ())),
+            source=str(spec.get("x-source", "")),
+            inferred=bool(spec.get("x-inferred", False)),
+            links={
+                status: response.get("links", {})
+                for status, response in responses.items()
+                if response.get("links")
+            },
+        )
+
+    def _resolved_response(self, response: dict[str, Any]) -> dict[str, Any]:
+        resolved = dict(self.resolve(response))
+        resolved["headers"] = {
+            name: self.resolve(header) for name, header in resolved.get("headers", {}).items()
+        }
+        return resolved
+
+    def _byte_limits(self, schema: Any, path: tuple[str, ...]) -> Iterator[ByteLimit]:
+        schema = self.resolve(schema)
+        if not isinstance(schema, dict):
+            return
+        if MAX_JSON_BYTES in schema:
+            yield ByteLimit(path, int(schema[MAX_JSON_BYTES]))
+        for name, sub in schema.get("properties", {}).items():
+            yield from self._byte_limits(sub, (*path, name))
+
+
+def load_contract(path: Path | str | None = None) -> Contract:
+    """Load, validate and index a contract; raises ContractError with a one-line message."""
+    contract_path = Path(path) if path is not None else default_contract_path()
+    document, raw = read_document(contract_path)
+    validate_openapi(contract_path, document)
+    return Contract(contract_path, document, sha256_of(raw))
+
+
+_SEGMENT_PARAM = re.compile(r"^\{([^}]+)\}$")
+
+
+def _compile_routes(
+    operations: Any,
+) -> dict[str, list[tuple[Operation, list[str]]]]:
+    routes: dict[str, list[tuple[Operation, list[str]]]] = {}
+    for operation in operations:
+        template = operation.path_template.strip("/").split("/")
+        routes.setdefault(operation.method, []).append((operation, template))
+    for entries in routes.values():
+        # Literal segments win over parameters: /workflows/versions before /workflows/{id}.
+        entries.sort(key=lambda e: [bool(_SEGMENT_PARAM.match(s)) for s in e[1]])
+    return routes
+
+
+def _match_segments(template: list[str], segments: list[str]) -> dict[str, str] | None:
+    if len(template) != len(segments):
+        return None
+    params: dict[str, str] = {}
+    for expected, actual in zip(template, segments, strict=True):
+        found = _SEGMENT_PARAM.match(expected)
+        if found:
+            if not actual:
+                return None
+            params[found.group(1)] = unquote(actual)
+        elif expected != actual:
+            return None
+    return params
+
+
+def _reroot_refs(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            key: (
+                CONTRACT_URI + value
+                if key == "$ref" and isinstance(value, str) and value.startswith("#")
+                else _reroot_refs(value)
+            )
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_reroot_refs(item) for item in node]
+    return node
+
+
+def _short(message: str) -> str:
+    return message if len(message) <= 200 else message[:197] + "..."

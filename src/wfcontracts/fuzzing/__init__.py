@@ -1,0 +1,2 @@
+"""fuzzing."""
+from __future__ import annotations

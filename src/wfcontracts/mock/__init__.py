@@ -1,0 +1,2 @@
+"""mock."""
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""reporting."""
+
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""scenarios."""
+from __future__ import annotations

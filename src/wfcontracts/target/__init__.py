@@ -1,0 +1,2 @@
+"""target."""
+from __future__ import annotations
