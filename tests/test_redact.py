@@ -42,7 +42,7 @@ def test_secret_keys_cover_the_documented_names() -> None:
 
 
 def test_scrub_headers_keeps_the_auth_scheme_and_masks_the_rest() -> None:
-    headers = {
+    headers: dict[str, str | list[str]] = {
         "Authorization": f"Bearer {TOKEN}",
         "Set-Cookie": ["a=1; Path=/", "b=2"],
         "x-api-key": "k-123456",
@@ -98,6 +98,13 @@ def test_scrub_body_form_masks_secret_fields() -> None:
     assert SECRET.encode() not in scrubbed
     assert b"client_secret=***" in scrubbed
     assert b"client_id=app" in scrubbed
+
+
+def test_scrub_body_masks_string_secrets_in_json_that_does_not_parse() -> None:
+    body = '{"input": {"a": "x\\"y"}, "Nonce" : "n-0123456789", "b": '
+    assert scrub_body(body, "application/json") == (
+        '{"input": {"a": "x\\"y"}, "Nonce" : "***", "b": '
+    )
 
 
 @pytest.mark.parametrize(
@@ -164,3 +171,10 @@ def test_curl_command_without_body_or_headers() -> None:
     assert curl_command("get", "https://h.example/x?limit=1") == (
         "curl -X GET 'https://h.example/x?limit=1'"
     )
+
+
+def test_curl_command_masks_known_secrets_under_innocent_names() -> None:
+    line = curl_command("POST", "https://h.example/x", {}, '{"input": "' + SECRET + '"}',
+                        secrets=[SECRET])  # fmt: skip
+    assert SECRET not in line
+    assert json.loads(shlex.split(line)[-1]) == {"input": MASK}

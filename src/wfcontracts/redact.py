@@ -160,11 +160,25 @@ def _scrub_json_text(text: str) -> str | None:
     try:
         document = json.loads(text)
     except ValueError:
-        return None
+        return _scrub_broken_json(text)
     scrubbed = scrub_json(document)
     if scrubbed == document:
         return text  # nothing secret: keep the original bytes exactly
     return json.dumps(scrubbed, ensure_ascii=False, separators=(",", ":"))
+
+
+# A "key": "string value" pair, for JSON that does not parse (truncated, or fuzzed on purpose).
+_JSON_STRING_MEMBER = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)"(?:[^"\\]|\\.)*"')
+
+
+def _scrub_broken_json(text: str) -> str | None:
+    def replace(match: re.Match[str]) -> str:
+        if not is_secret_key(match.group(1)):
+            return match.group(0)
+        return f'"{match.group(1)}"{match.group(2)}"{MASK}"'
+
+    scrubbed = _JSON_STRING_MEMBER.sub(replace, text)
+    return scrubbed if scrubbed != text else None
 
 
 def _scrub_pairs(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -236,11 +250,14 @@ def curl_command(
     url: str,
     headers: Mapping[str, str | list[str]] | None = None,
     body: bytes | str | None = None,
+    *,
+    secrets: Iterable[str | None] = (),
 ) -> str:
     """A shell-quoted curl line reproducing the request, with every secret masked.
 
     ``Authorization: Bearer <token>`` becomes ``-H 'Authorization: Bearer ***'``; a gzip request
     body is shown decompressed (and its Content-Encoding dropped) so the line stays readable.
+    ``secrets`` are known values (e.g. ``TargetConfig.secrets``) masked wherever they appear.
     """
     headers = dict(headers or {})
     body, headers = _readable_body(body, headers)
@@ -254,7 +271,7 @@ def curl_command(
         scrubbed = scrub_body(body, _header(headers, "content-type"))
         text = scrubbed.decode("utf-8", "replace") if isinstance(scrubbed, bytes) else scrubbed
         words += ["--data-raw", shlex.quote(text)]
-    return " ".join(words)
+    return mask_known(" ".join(words), secrets)
 
 
 def _readable_body(

@@ -157,6 +157,7 @@ def _operation_view(
         security=security,
         security_schemes=_schemes(doc, security),
         links=_links(doc, responses),
+        headers=_headers(doc, responses),
     )
 
 
@@ -222,6 +223,18 @@ def _links(
         for name, link in raw.items() if isinstance(raw, Mapping) else []:
             links[(status, str(name))] = doc.resolve(link)[0]
     return links
+
+
+def _headers(
+    doc: _Document, responses: Mapping[str, Mapping[str, Any]]
+) -> dict[tuple[str, str], Mapping[str, Any]]:
+    headers: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for status, response in responses.items():
+        raw = response.get("headers")
+        for name, header in raw.items() if isinstance(raw, Mapping) else []:
+            # HTTP header names are case-insensitive.
+            headers[(status, str(name).lower())] = doc.resolve(header)[0]
+    return headers
 
 
 # --- per-operation walking ----------------------------------------------------------------

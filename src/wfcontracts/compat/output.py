@@ -34,14 +34,17 @@ def format_table(findings: Sequence[Finding]) -> str:
         return "No differences that matter to clients.\n" + count_line(findings)
     rows = [TABLE_COLUMNS] + [(f.severity, f.rule, f.location, f.message) for f in findings]
     widths = [max(len(row[column]) for row in rows) for column in range(len(TABLE_COLUMNS) - 1)]
-    lines = ["  ".join([*(c.ljust(w) for c, w in zip(row, widths)), row[-1]]) for row in rows]
+    lines = [
+        "  ".join([*(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)), row[-1]])
+        for row in rows
+    ]
     return "\n".join([*lines, "", count_line(findings)])
 
 
 def format_json(findings: Sequence[Finding]) -> str:
     """`{"findings": [...], "summary": {"breaking": n, "warning": n, "info": n, "total": n}}`."""
-    summary = {level: _count(findings, level) for level in SEVERITIES}
-    document = {
+    summary: dict[str, int] = {level: _count(findings, level) for level in SEVERITIES}
+    document: dict[str, object] = {
         "findings": [
             {"rule": f.rule, "severity": f.severity, "location": f.location, "message": f.message}
             for f in findings

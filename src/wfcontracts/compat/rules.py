@@ -42,6 +42,7 @@ class OperationView:
     security: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = ()
     security_schemes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     links: Mapping[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
+    headers: Mapping[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def show(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
 
 
-def operation_label(
+def _parameter_label(
     params: Mapping[tuple[str, str], Mapping[str, Any]], key: tuple[str, str]
 ) -> str:
     return f"{key[0]} parameter {params[key].get('name', key[1])}"
@@ -203,7 +204,7 @@ def request_parameter_added_required(pair: OperationPair) -> Iterator[Hit]:
     new = pair.new.parameters
     for key in sorted(new.keys() - pair.old.parameters.keys()):
         if _param_required(new[key], key):
-            label = operation_label(new, key)
+            label = _parameter_label(new, key)
             yield Hit(label, f"required parameter added: old none, new {label}")
 
 
@@ -212,7 +213,7 @@ def request_parameter_added(pair: OperationPair) -> Iterator[Hit]:
     new = pair.new.parameters
     for key in sorted(new.keys() - pair.old.parameters.keys()):
         if not _param_required(new[key], key):
-            label = operation_label(new, key)
+            label = _parameter_label(new, key)
             yield Hit(label, f"optional parameter added: old none, new {label}")
 
 
@@ -227,7 +228,7 @@ def request_parameter_became_required(pair: OperationPair) -> Iterator[Hit]:
     for key in sorted(old.keys() & new.keys()):
         if _param_required(new[key], key) and not _param_required(old[key], key):
             yield Hit(
-                operation_label(new, key), "parameter became required: old optional, new required"
+                _parameter_label(new, key), "parameter became required: old optional, new required"
             )
 
 
@@ -240,7 +241,7 @@ def request_parameter_became_required(pair: OperationPair) -> Iterator[Hit]:
 def request_parameter_removed(pair: OperationPair) -> Iterator[Hit]:
     old = pair.old.parameters
     for key in sorted(old.keys() - pair.new.parameters.keys()):
-        label = operation_label(old, key)
+        label = _parameter_label(old, key)
         yield Hit(label, f"parameter removed: old {label}, new none")
 
 
@@ -314,17 +315,64 @@ def link_added(pair: OperationPair) -> Iterator[Hit]:
         yield Hit(_link_where(key), f"link added: old none, new {key[1]}")
 
 
+def _removed_headers(pair: OperationPair, required: bool) -> Iterator[Hit]:
+    old, new = pair.old.headers, pair.new.headers
+    shared_statuses = pair.old.responses.keys() & pair.new.responses.keys()
+    for key in sorted(old.keys() - new.keys()):
+        if key[0] in shared_statuses and bool(old[key].get("required")) == required:
+            kind = "required" if required else "optional"
+            yield Hit(
+                f"response {key[0]} header {key[1]}",
+                f"response header removed: old {kind}, new absent",
+            )
+
+
+@rule(
+    "response-header-removed",
+    "breaking",
+    "operation",
+    "A required response header (e.g. x-request-id) is no longer documented.",
+)
+def response_header_removed(pair: OperationPair) -> Iterator[Hit]:
+    yield from _removed_headers(pair, required=True)
+
+
+@rule(
+    "response-optional-header-removed",
+    "warning",
+    "operation",
+    "An optional response header is no longer documented.",
+)
+def response_optional_header_removed(pair: OperationPair) -> Iterator[Hit]:
+    yield from _removed_headers(pair, required=False)
+
+
 # --- schema scope: properties ------------------------------------------------------------
 
 
-def _properties(schema: Schema) -> Mapping[str, Any]:
+def _hidden(prop: Any, direction: Direction) -> bool:
+    # readOnly properties are never sent and writeOnly ones never returned (OpenAPI 3.x).
+    keyword = "readOnly" if direction == "request" else "writeOnly"
+    return isinstance(prop, Mapping) and prop.get(keyword) is True
+
+
+def _all_properties(schema: Schema) -> Mapping[str, Any]:
     props = schema.get("properties")
     return props if isinstance(props, Mapping) else {}
 
 
-def _required(schema: Schema) -> set[str]:
-    required = schema.get("required")
-    return {str(name) for name in required} if isinstance(required, list) else set()
+def _hidden_names(schema: Schema, direction: Direction) -> set[str]:
+    return {str(n) for n, p in _all_properties(schema).items() if _hidden(p, direction)}
+
+
+def _props(pair: SchemaPair, side: Schema) -> set[str]:
+    return {str(name) for name in _all_properties(side)} - _hidden_names(side, pair.direction)
+
+
+def _req(pair: SchemaPair, side: Schema) -> set[str]:
+    required = side.get("required")
+    names = {str(name) for name in required} if isinstance(required, list) else set()
+    return names - _hidden_names(side, pair.direction)
 
 
 @rule(
@@ -336,8 +384,8 @@ def _required(schema: Schema) -> set[str]:
 def response_property_removed(pair: SchemaPair) -> Iterator[Hit]:
     if pair.direction != "response":
         return
-    gone = _properties(pair.old).keys() - _properties(pair.new).keys()
-    for name in sorted(gone & _required(pair.old)):
+    gone = _props(pair, pair.old) - _props(pair, pair.new)
+    for name in sorted(gone & _req(pair, pair.old)):
         yield Hit(name, "response property removed: old required, new absent")
 
 
@@ -350,8 +398,8 @@ def response_property_removed(pair: SchemaPair) -> Iterator[Hit]:
 def response_optional_property_removed(pair: SchemaPair) -> Iterator[Hit]:
     if pair.direction != "response":
         return
-    gone = _properties(pair.old).keys() - _properties(pair.new).keys()
-    for name in sorted(gone - _required(pair.old)):
+    gone = _props(pair, pair.old) - _props(pair, pair.new)
+    for name in sorted(gone - _req(pair, pair.old)):
         yield Hit(name, "response property removed: old optional, new absent")
 
 
@@ -364,8 +412,8 @@ def response_optional_property_removed(pair: SchemaPair) -> Iterator[Hit]:
 def response_property_became_optional(pair: SchemaPair) -> Iterator[Hit]:
     if pair.direction != "response":
         return
-    kept = _properties(pair.old).keys() & _properties(pair.new).keys()
-    for name in sorted(kept & (_required(pair.old) - _required(pair.new))):
+    kept = _props(pair, pair.old) & _props(pair, pair.new)
+    for name in sorted(kept & (_req(pair, pair.old) - _req(pair, pair.new))):
         yield Hit(name, "response property became optional: old required, new optional")
 
 
@@ -373,7 +421,7 @@ def response_property_became_optional(pair: SchemaPair) -> Iterator[Hit]:
 def response_property_added(pair: SchemaPair) -> Iterator[Hit]:
     if pair.direction != "response":
         return
-    for name in sorted(_properties(pair.new).keys() - _properties(pair.old).keys()):
+    for name in sorted(_props(pair, pair.new) - _props(pair, pair.old)):
         yield Hit(name, "response property added: old absent, new present")
 
 
@@ -386,8 +434,8 @@ def response_property_added(pair: SchemaPair) -> Iterator[Hit]:
 def request_property_became_required(pair: SchemaPair) -> Iterator[Hit]:
     if pair.direction != "request":
         return
-    kept = _properties(pair.old).keys() & _properties(pair.new).keys()
-    for name in sorted(kept & (_required(pair.new) - _required(pair.old))):
+    kept = _props(pair, pair.old) & _props(pair, pair.new)
+    for name in sorted(kept & (_req(pair, pair.new) - _req(pair, pair.old))):
         yield Hit(name, "request property became required: old optional, new required")
 
 
@@ -400,8 +448,8 @@ def request_property_became_required(pair: SchemaPair) -> Iterator[Hit]:
 def request_property_added_required(pair: SchemaPair) -> Iterator[Hit]:
     if pair.direction != "request":
         return
-    added = _properties(pair.new).keys() - _properties(pair.old).keys()
-    for name in sorted(added & _required(pair.new)):
+    added = _props(pair, pair.new) - _props(pair, pair.old)
+    for name in sorted(added & _req(pair, pair.new)):
         yield Hit(name, "required request property added: old absent, new required")
 
 
@@ -409,8 +457,8 @@ def request_property_added_required(pair: SchemaPair) -> Iterator[Hit]:
 def request_property_added(pair: SchemaPair) -> Iterator[Hit]:
     if pair.direction != "request":
         return
-    added = _properties(pair.new).keys() - _properties(pair.old).keys()
-    for name in sorted(added - _required(pair.new)):
+    added = _props(pair, pair.new) - _props(pair, pair.old)
+    for name in sorted(added - _req(pair, pair.new)):
         yield Hit(name, "optional request property added: old absent, new optional")
 
 
@@ -423,7 +471,7 @@ def request_property_added(pair: SchemaPair) -> Iterator[Hit]:
 def request_property_removed(pair: SchemaPair) -> Iterator[Hit]:
     if pair.direction != "request":
         return
-    for name in sorted(_properties(pair.old).keys() - _properties(pair.new).keys()):
+    for name in sorted(_props(pair, pair.old) - _props(pair, pair.new)):
         yield Hit(name, "request property removed: old present, new absent")
 
 
@@ -702,8 +750,8 @@ def _relaxed_vocabulary(pair: SchemaPair) -> Iterator[Hit]:
 
 
 def _relaxed_shape(pair: SchemaPair) -> Iterator[Hit]:
-    kept = _properties(pair.old).keys() & _properties(pair.new).keys()
-    for name in sorted(kept & (_required(pair.old) - _required(pair.new))):
+    kept = _props(pair, pair.old) & _props(pair, pair.new)
+    for name in sorted(kept & (_req(pair, pair.old) - _req(pair, pair.new))):
         yield Hit(name, "request property became optional: old required, new optional")
     change = _type_change(pair)
     if change and _type_change_is_safe(pair, *change):

@@ -36,7 +36,9 @@ TASK_STATUSES = (
 # A dependency is satisfied by these; an execution completes when every task is in one of them.
 DONE_TASK_STATUSES = frozenset({"COMPLETED", "COMPLETED_WITH_ERRORS"})
 # What an execution retry re-runs (documented list).
-RETRYABLE_TASK_STATUSES = frozenset({"CANCELED", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT"})
+RETRYABLE_TASK_STATUSES = frozenset(
+    {"CANCELED", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT"}
+)
 ACTIVE_TASK_STATUSES = frozenset({"IN_PROGRESS", "SCHEDULED"})
 CONTAINER_TYPES = frozenset({"dynamic", "subworkflow"})
 
@@ -76,7 +78,7 @@ class Workflow:
 
 @dataclass(slots=True)
 class WorkflowVersion:
-    """One version of a workflow; ``definition`` is ``{hash, description?, tasks}`` (defaults filled).
+    """A version of a workflow; ``definition`` is ``{hash, description?, tasks}`` (defaulted).
 
     ``definition`` is never mutated: an upsert replaces it, so executions can share it.
     """

@@ -1,4 +1,5 @@
-"""Allure glue: `environment.properties`, and the optional Allure 3 HTML report.
+"""Allure glue and what a report may publish: `environment.properties`, the optional Allure 3
+HTML report, and the URL/secret scrubbing every report file goes through.
 
 The Allure 3 CLI (npm package ``allure``) is never downloaded at run time: we use an ``allure``
 already on PATH or in a ``node_modules/.bin`` next to the working directory, and otherwise say
@@ -8,6 +9,7 @@ how to install it.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -20,6 +22,28 @@ from wfcontracts.reporting.gate import ReportInputError
 INSTALL_HINT = "install Node.js and the Allure 3 CLI with `npm install -g allure`"
 ALLURE_TIMEOUT_SECONDS = 300
 _VERSION_KEYS = ("wfcontracts", "schemathesis", "cognite-sdk", "python")
+_SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*"), r"\1***"),
+    (
+        re.compile(
+            r'(?i)("(?:nonce|client_secret|access_token|refresh_token|id_token|password)"'
+            r'\s*:\s*")[^"]*(")'
+        ),
+        r"\1***\2",
+    ),
+    (
+        re.compile(r"(?i)\b((?:client_secret|access_token|refresh_token|nonce)=)[^&\s'\"]+"),
+        r"\1***",
+    ),
+)
+_CHECK_TEXT_KEYS = ("message", "reproduction", "request", "response")
+# Allure 3's HTML templates embed Google Analytics (the "awesome" one ignores
+# ALLURE_NO_ANALYTICS): a release report must open offline and not report who reads it.
+_ANALYTICS = re.compile(
+    r'<script async src="https://www\.googletagmanager\.com/[^"]*"></script>\s*'
+    r"(<script>\s*window\.dataLayer.*?</script>)?",
+    re.DOTALL,
+)
 
 
 def public_url(url: object) -> str | None:
@@ -36,6 +60,40 @@ def public_url(url: object) -> str | None:
         host = f"[{host}]"
     netloc = f"{host}:{port}" if port is not None else host
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def mask_secrets(text: str) -> str:
+    """`text` with bearer tokens and secret-looking JSON/query values replaced by ``***``.
+
+    Defence in depth: the engine scrubs exchanges with `wfcontracts.redact` already; these
+    patterns catch what a check message or a hand-made summary may still carry.
+    """
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def without_credentials(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of `summary` safe to write: `target.baseUrl` without userinfo or query, and the
+    checks' message, reproduction, request and response passed through `mask_secrets`.
+    """
+    copy = dict(summary)
+    target = summary.get("target")
+    if isinstance(target, Mapping) and target.get("baseUrl"):
+        copy["target"] = {**target, "baseUrl": public_url(target["baseUrl"])}
+    checks = summary.get("checks")
+    if isinstance(checks, list):
+        copy["checks"] = [_masked_check(check) for check in checks]
+    return copy
+
+
+def _masked_check(check: object) -> object:
+    if not isinstance(check, Mapping):
+        return check
+    return {
+        key: mask_secrets(value) if key in _CHECK_TEXT_KEYS and isinstance(value, str) else value
+        for key, value in check.items()
+    }
 
 
 def report_environment(summary_like: Mapping[str, Any]) -> dict[str, str]:
@@ -115,12 +173,29 @@ def build_allure_report(
             f"Node.js is not installed, the Allure 3 CLI needs it: {INSTALL_HINT}"
         )
     _run_allure(command)
+    strip_analytics(out_dir / "index.html")
+
+
+def strip_analytics(page: Path) -> None:
+    """Remove the analytics scripts Allure writes into its page, if any (see `_ANALYTICS`)."""
+    if not page.is_file():
+        return
+    text = page.read_text(encoding="utf-8")
+    cleaned = _ANALYTICS.sub("", text)
+    if cleaned != text:
+        page.write_text(cleaned, encoding="utf-8")
 
 
 def _run_allure(command: list[str]) -> None:
+    environment = {**os.environ, "ALLURE_NO_ANALYTICS": "true"}
     try:
         completed = subprocess.run(
-            command, capture_output=True, text=True, timeout=ALLURE_TIMEOUT_SECONDS, check=False
+            command,
+            capture_output=True,
+            text=True,
+            timeout=ALLURE_TIMEOUT_SECONDS,
+            check=False,
+            env=environment,
         )
     except (OSError, subprocess.TimeoutExpired) as error:
         raise ReportInputError(f"the Allure CLI could not run ({error}): {INSTALL_HINT}") from None

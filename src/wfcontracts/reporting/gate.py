@@ -1,9 +1,10 @@
 """The quality gate: which failed checks fail a run, by severity (`--fail-on`).
 
-A check whose outcome is ``failed`` or ``error`` counts against the gate. Its severity decides
-whether it *fails* the gate (the severity is in the policy) or only *warns*. A check without a
-severity counts as ``major``; an unknown severity counts as ``critical`` so that a typo in a suite
-can never quietly let a failure through.
+A check whose outcome is ``failed`` or ``error`` counts against the gate, and so does an unknown
+or missing outcome (counted as ``error``): only ``passed`` and ``skipped`` are known to be fine.
+Its severity decides whether it *fails* the gate (the severity is in the policy) or only *warns*.
+A check without a severity counts as ``major``; an unknown severity counts as ``critical`` so that
+a typo in a suite can never quietly let a failure through.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from wfcontracts.errors import WfcontractsError
 
 SEVERITIES: tuple[str, ...] = ("critical", "major", "minor")
 FAILING_OUTCOMES: frozenset[str] = frozenset({"failed", "error"})
+HARMLESS_OUTCOMES: frozenset[str] = frozenset({"passed", "skipped"})
 DEFAULT_FAIL_ON: frozenset[str] = frozenset({"critical", "major"})
 _MISSING_SEVERITY = "major"
 _UNKNOWN_SEVERITY = "critical"
@@ -72,12 +74,19 @@ def normalise_severity(value: object) -> str:
     return text if text in SEVERITIES else _UNKNOWN_SEVERITY
 
 
+def normalise_outcome(value: object) -> str:
+    """``passed``, ``failed``, ``skipped`` or ``error`` — anything unknown is an ``error``."""
+    text = str(value or "").strip().lower()
+    return text if text in HARMLESS_OUTCOMES or text in FAILING_OUTCOMES else "error"
+
+
 def failing_checks(checks: Iterable[object]) -> list[Mapping[str, Any]]:
     """The checks that count against the gate, most severe first, in a stable order."""
     failing = [
         check
         for check in checks
-        if isinstance(check, Mapping) and str(check.get("outcome", "")) in FAILING_OUTCOMES
+        if isinstance(check, Mapping)
+        and normalise_outcome(check.get("outcome")) in FAILING_OUTCOMES
     ]
     return sorted(failing, key=_gate_sort_key)
 
@@ -107,8 +116,7 @@ def evaluate_gate(checks: list[dict[str, Any]], policy: GatePolicy | None = None
 def _describe(check: Mapping[str, Any], severity: str) -> str:
     name = str(check.get("check") or "unnamed check")
     where = " · ".join(str(check[key]) for key in ("suite", "operation") if check.get(key))
-    outcome = str(check.get("outcome"))
-    verb = "errored" if outcome == "error" else "failed"
+    verb = "errored" if normalise_outcome(check.get("outcome")) == "error" else "failed"
     return f"{severity}: {name} {verb}" + (f" ({where})" if where else "")
 
 

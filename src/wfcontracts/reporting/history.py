@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wfcontracts.reporting.allure_env import without_credentials
+
 SUMMARY_SCHEMA = "wfcontracts.summary/1"
 _LOG = logging.getLogger("wfcontracts.reporting")
 _UNSAFE = re.compile(r"[^0-9A-Za-z]+")
@@ -59,7 +61,8 @@ def append_history(directory: Path, summary: dict[str, Any]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{history_file_stem(summary)}.json"
     temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    text = json.dumps(without_credentials(summary), indent=2, sort_keys=True) + "\n"
+    temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)  # atomic: a reader never sees half a file
     return path
 

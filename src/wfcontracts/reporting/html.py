@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from wfcontracts.reporting.allure_env import report_environment
+from wfcontracts.reporting.allure_env import mask_secrets, report_environment
 from wfcontracts.reporting.gate import (
     GatePolicy,
     evaluate_gate,
     failing_checks,
+    normalise_outcome,
     normalise_severity,
 )
 
@@ -50,21 +51,6 @@ ILLEGAL_PROBES: tuple[tuple[str, str], ...] = (
 )
 _START_NAMES = frozenset({"", "START", "(START)", "NONE", "NULL"})
 
-_SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*"), r"\1***"),
-    (
-        re.compile(
-            r'(?i)("(?:nonce|client_secret|access_token|refresh_token|id_token|password)"'
-            r'\s*:\s*")[^"]*(")'
-        ),
-        r"\1***\2",
-    ),
-    (
-        re.compile(r"(?i)\b((?:client_secret|access_token|refresh_token|nonce)=)[^&\s'\"]+"),
-        r"\1***",
-    ),
-)
-
 
 @dataclass(frozen=True)
 class Check:
@@ -85,12 +71,11 @@ class Check:
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any]) -> Check:
         """Build from a summary entry; unknown outcomes count as ``error``."""
-        outcome = str(entry.get("outcome", "")).lower()
         return cls(
             suite=_text(entry.get("suite"), "unknown suite"),
             operation=_text(entry.get("operation"), "(no operation)"),
             name=_text(entry.get("check"), "unnamed check"),
-            outcome=outcome if outcome in OUTCOMES else "error",
+            outcome=normalise_outcome(entry.get("outcome")),
             severity=normalise_severity(entry.get("severity")),
             message=_text(entry.get("message"), ""),
             nodeid=_text(entry.get("nodeid"), ""),
@@ -206,7 +191,7 @@ def _verdict_section(
 def _reason_list(title: str, css: str, items: Sequence[str]) -> str:
     if not items:
         return ""
-    shown = "".join(f"<li>{escape(_mask(item))}</li>" for item in items[:_REASONS_SHOWN])
+    shown = "".join(f"<li>{escape(mask_secrets(item))}</li>" for item in items[:_REASONS_SHOWN])
     more = len(items) - _REASONS_SHOWN
     if more > 0:
         shown += f'<li class="more">… and {more} more (see Failures below)</li>'
@@ -222,7 +207,7 @@ def _environment_section(summary: Mapping[str, Any]) -> str:
     pairs["seed"] = _text(summary.get("seed"), "random")
     pairs["suites"] = ", ".join(_strings(summary.get("suites"))) or "unknown"
     rows = "".join(
-        f"<dt>{escape(key)}</dt><dd><code>{escape(_mask(value))}</code></dd>"
+        f"<dt>{escape(key)}</dt><dd><code>{escape(mask_secrets(value))}</code></dd>"
         for key, value in pairs.items()
     )
     return (
@@ -334,7 +319,7 @@ def _lifecycle_section(transitions: object) -> str:
         f"{exercised} of {len(LEGAL_TRANSITIONS)} legal transitions exercised, "
         f"{probed} of {len(ILLEGAL_PROBES)} illegal transitions probed."
     )
-    if not transitions:
+    if not _mapping(transitions):
         note = "No lifecycle coverage was recorded in this run. " + note
     return (
         '<section id="lifecycle"><h2>Lifecycle transitions</h2>'
@@ -466,7 +451,7 @@ def _illegal_list(illegal: Mapping[tuple[str, str], Coverage]) -> str:
 
 def _probe_item(state: str, operation: str, coverage: Coverage) -> str:
     if coverage.failed:
-        verdict = f"{coverage.failed} of {coverage.exercised} accepted or mishandled"
+        verdict = f"failed {coverage.failed} of {coverage.exercised}"
     elif coverage.exercised:
         verdict = f"rejected ×{coverage.exercised}"
     else:
@@ -529,7 +514,7 @@ def _failure_card(check: Check, policy: GatePolicy) -> str:
         f'<h3>{escape(check.name)}</h3><code class="operation">{escape(check.operation)}</code>'
         f'<span class="gate-tag gate-{gate}">{gate_text}</span>'
         f"{_ERROR_BADGE if check.outcome == 'error' else ''}</header>"
-        f'<p class="message">{escape(_mask(check.message)) or "(no message)"}</p>'
+        f'<p class="message">{escape(mask_secrets(check.message)) or "(no message)"}</p>'
         f"{_exchange(check)}{_reproduction(check.reproduction)}"
         f'<p class="where">{where}</p></article>'
     )
@@ -540,7 +525,7 @@ _ERROR_BADGE = '<span class="badge-error">error</span>'
 
 def _exchange(check: Check) -> str:
     panes = [
-        f'<div class="pane"><h4>{title}</h4><pre>{escape(_excerpt(_mask(text)))}</pre></div>'
+        f'<div class="pane"><h4>{title}</h4><pre>{escape(_excerpt(mask_secrets(text)))}</pre></div>'
         for title, text in (("Request", check.request), ("Response", check.response))
         if text
     ]
@@ -550,7 +535,7 @@ def _exchange(check: Check) -> str:
 def _reproduction(command: str | None) -> str:
     if not command:
         return ""
-    return f'<h4>Reproduce</h4><pre class="repro">{escape(_excerpt(_mask(command)))}</pre>'
+    return f'<h4>Reproduce</h4><pre class="repro">{escape(_excerpt(mask_secrets(command)))}</pre>'
 
 
 def _excerpt(text: str) -> str:
@@ -624,9 +609,15 @@ def _sparklines(points: Sequence[_RunPoint]) -> str:
     failures = [float(p.failures) for p in points]
     return (
         '<div class="sparklines">'
-        f"{_sparkline('pass rate %', rates, 'spark-rate', 0.0, 100.0)}"
+        f"{_sparkline('pass rate %', rates, 'spark-rate', _floor(rates), 100.0)}"
         f"{_sparkline('failures', failures, 'spark-failures', 0.0, max([1.0, *failures]))}</div>"
     )
+
+
+def _floor(values: Sequence[float | None]) -> float:
+    # Pass rates live near 100 %; a 0–100 axis would flatten every real change.
+    known = [value for value in values if value is not None]
+    return max(0.0, min([*known, 100.0]) // 10 * 10 - 10)
 
 
 def _sparkline(
@@ -706,12 +697,6 @@ def _page(title: str, sections: Sequence[str]) -> str:
 
 
 # --- small helpers -------------------------------------------------------------------------
-
-
-def _mask(text: str) -> str:
-    for pattern, replacement in _SECRET_PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
 
 
 def _entries(value: object) -> list[dict[str, Any]]:
@@ -839,7 +824,7 @@ figure{margin:0}.diagram{flex:1 1 560px;min-width:0}
 #transition-diagram .state rect{fill:#eef1f4;stroke:#6e7781;stroke-width:1.5}
 #transition-diagram .state text{font:600 14px system-ui,sans-serif;fill:var(--ink)}
 #transition-diagram .state-start circle{fill:var(--ink)}
-#transition-diagram .state-note{font:12px system-ui,sans-serif;fill:var(--soft)}
+#transition-diagram .state .state-note{font:12px system-ui,sans-serif;fill:var(--soft)}
 #transition-diagram .arrow line{stroke-width:2.5}
 #transition-diagram .arrow text{font:12px system-ui,sans-serif;paint-order:stroke;stroke:#fff;
 stroke-width:4px;stroke-linejoin:round}

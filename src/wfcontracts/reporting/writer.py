@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from wfcontracts.reporting.allure_env import without_credentials
 from wfcontracts.reporting.gate import ReportInputError
 from wfcontracts.reporting.history import SUMMARY_SCHEMA, append_history, load_history
 from wfcontracts.reporting.html import render_html
@@ -46,8 +47,9 @@ def _parse_summary(path: Path, text: str) -> dict[str, Any]:
 
 
 def write_summary(report_dir: Path, summary: dict[str, Any]) -> Path:
-    """Write `summary.json` atomically (e.g. after adding the gate); return its path."""
-    return _write_atomic(report_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    """Write `summary.json` atomically (credentials stripped from the base URL); return its path."""
+    text = json.dumps(without_credentials(summary), indent=2) + "\n"
+    return _write_atomic(report_dir / SUMMARY_FILE, text)
 
 
 def write_report(

@@ -129,8 +129,8 @@ def _validated_url(url: str, source: str) -> str:
 
 
 def _describe_url(url: str) -> str:
-    # Never echo a whole value that might be a pasted secret; a short prefix is enough to spot it.
-    return repr(url if len(url) <= 40 else url[:37] + "...")
+    # A long value is more likely a pasted token than a mistyped URL: do not echo it.
+    return repr(url) if len(url) <= 40 else f"a {len(url)}-character value"
 
 
 def _validated_project(project: str, source: str) -> str:

@@ -1,0 +1,684 @@
+"""The task engine: moves executions through virtual time (standard library only).
+
+Rules (``shared/reference/cdf-workflows-api.md`` §3-§6):
+
+* a task starts when all of its ``dependsOn`` tasks are COMPLETED or COMPLETED_WITH_ERRORS;
+* each task gets ``1 + retries`` attempts; a synchronous attempt lasts ``task_latency_ms``;
+* ``abortWorkflow``: exhausted failures make the task FAILED and the execution FAILED; a timeout
+  is never retried (task TIMED_OUT, execution FAILED);
+* ``skipTask``: failures and timeouts are retried until exhausted, then COMPLETED_WITH_ERRORS and
+  downstream tasks continue;
+* async function tasks (``isAsyncComplete``) stay IN_PROGRESS until a task update or timeout;
+* ``dynamic`` / ``subworkflow`` containers expand into child tasks (``parentTaskExternalId``);
+  a child whose failure aborts fails its container, whose own ``onFailure`` then applies;
+  containers themselves have no attempts and no timeout (the children's timeouts apply);
+* an execution running longer than 24 h is TIMED_OUT (its active tasks are CANCELED).
+
+Simulated behaviour of the task types: a function "echoes" its ``data`` as ``response`` (so a
+dispatcher function can feed a dynamic task); ``cdf`` calls the injected requester and fails the
+attempt on a non-2xx status; ``transformation`` and ``simulation`` always succeed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import uuid
+import zlib
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from wfcontracts.mock.faults import FaultSet
+from wfcontracts.mock.models import (
+    ACTIVE_TASK_STATUSES,
+    CONTAINER_TYPES,
+    DONE_TASK_STATUSES,
+    RETRYABLE_TASK_STATUSES,
+    DomainError,
+    Execution,
+    TaskExecution,
+    WorkflowVersion,
+)
+
+__all__ = [
+    "MAX_EXECUTION_MS",
+    "MAX_TASKS_PER_EXECUTION",
+    "Engine",
+    "TaskEnvironment",
+    "check_tasks",
+    "fill_task_defaults",
+]
+
+MAX_EXECUTION_MS = 24 * 3600 * 1000
+MAX_TASKS_PER_EXECUTION = 200
+_REFERENCE = re.compile(r"\$\{([^}]*)\}")
+
+
+class TaskEnvironment(Protocol):
+    """What the engine needs from the project it runs in."""
+
+    def find_version(self, workflow_external_id: str, version: str) -> WorkflowVersion | None:
+        """The stored version, or None."""
+        ...
+
+    def cdf_request(
+        self, method: str, resource_path: str, query: dict[str, Any] | None, body: Any
+    ) -> tuple[int, Any]:
+        """Execute a ``cdf`` task's request; return (status code, parsed body)."""
+        ...
+
+    def register_task(self, execution: Execution, task: TaskExecution) -> None:
+        """Called once per task execution created, so it can be found by id."""
+        ...
+
+
+# ---------------------------------------------------------------------------------------------
+# Definitions: defaults and semantic validation (shared by version upsert and dynamic expansion)
+
+
+def fill_task_defaults(task: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of a task definition with the documented defaults filled in."""
+    filled = {k: v for k, v in task.items() if v is not None}
+    filled.setdefault("retries", 3)
+    filled.setdefault("timeout", 3600)
+    filled.setdefault("onFailure", "abortWorkflow")
+    filled.setdefault("dependsOn", [])
+    params = dict(filled.get("parameters") or {})
+    if filled.get("type") == "function":
+        params.setdefault("isAsyncComplete", False)
+    sub = params.get("subworkflow")
+    if filled.get("type") == "subworkflow" and isinstance(sub, dict) and "tasks" in sub:
+        params["subworkflow"] = {**sub, "tasks": [fill_task_defaults(t) for t in sub["tasks"]]}
+    filled["parameters"] = params
+    return filled
+
+
+def check_tasks(tasks: list[dict[str, Any]], *, nested: bool = False) -> None:
+    """Raise DomainError(400) unless ``tasks`` is a valid task graph.
+
+    Checks: unique external ids (including inline subworkflow tasks), reserved ids, dependsOn
+    pointing at a task of the same list, no cycles, and no dynamic/subworkflow inside a container.
+    """
+    seen: set[str] = set()
+    for task in tasks:
+        _check_task(task, seen, nested)
+    _check_dependencies(tasks)
+
+
+def _check_task(task: dict[str, Any], seen: set[str], nested: bool) -> None:
+    xid = task.get("externalId")
+    if not isinstance(xid, str) or not isinstance(task.get("type"), str):
+        raise DomainError(400, "Every task needs a string externalId and type")
+    if xid == "workflow" or xid.startswith("__"):
+        raise DomainError(
+            400, f"Task externalId '{xid}' is reserved: it cannot be 'workflow' or start with '__'"
+        )
+    if xid in seen:
+        raise DomainError(
+            400,
+            f"Task externalIds must be unique within a workflow version: '{xid}' is duplicated",
+            duplicated=[{"externalId": xid}],
+        )
+    seen.add(xid)
+    if task["type"] in CONTAINER_TYPES and nested:
+        raise DomainError(
+            400, f"Task '{xid}': dynamic and subworkflow tasks cannot contain {task['type']} tasks"
+        )
+    inline = _inline_subworkflow_tasks(task)
+    if inline is not None:
+        for child in inline:
+            _check_task(child, seen, True)
+        _check_dependencies(inline)
+
+
+def _inline_subworkflow_tasks(task: dict[str, Any]) -> list[dict[str, Any]] | None:
+    sub = (task.get("parameters") or {}).get("subworkflow")
+    if task.get("type") == "subworkflow" and isinstance(sub, dict):
+        tasks = sub.get("tasks")
+        return tasks if isinstance(tasks, list) else None
+    return None
+
+
+def _dependency_ids(task: dict[str, Any]) -> list[str]:
+    return [d.get("externalId", "") for d in task.get("dependsOn") or [] if isinstance(d, dict)]
+
+
+def _check_dependencies(tasks: list[dict[str, Any]]) -> None:
+    graph = {t["externalId"]: _dependency_ids(t) for t in tasks}
+    for xid, deps in graph.items():
+        for dep in deps:
+            if dep not in graph:
+                raise DomainError(
+                    400,
+                    f"Task '{xid}' depends on '{dep}', which is not a task of the same workflow"
+                    " definition",
+                    missing=[{"externalId": dep}],
+                )
+    cycle = _find_cycle(graph)
+    if cycle:
+        raise DomainError(400, f"Tasks have a circular dependency: {' -> '.join(cycle)}")
+
+
+def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = finished
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        state[node] = 1
+        for dep in graph[node]:
+            if state.get(dep) == 1:
+                return [*path[path.index(dep) :], dep] if dep in path else [node, dep]
+            if dep not in state:
+                found = visit(dep, [*path, dep])
+                if found:
+                    return found
+        state[node] = 2
+        return None
+
+    for start in graph:
+        if start not in state:
+            found = visit(start, [start])
+            if found:
+                return found
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# References
+
+
+def resolve_references(value: Any, lookup: Any) -> Any:
+    """Resolve ``${...}`` references in ``value``; unchanged parts keep their identity.
+
+    A string that is exactly one reference is replaced by the referenced value (any JSON type);
+    references embedded in a longer string are interpolated (non-strings as JSON).
+    """
+    if isinstance(value, str):
+        return _resolve_string(value, lookup) if "${" in value else value
+    if isinstance(value, dict):
+        items = {k: resolve_references(v, lookup) for k, v in value.items()}
+        return value if all(items[k] is value[k] for k in value) else items
+    if isinstance(value, list):
+        resolved = [resolve_references(v, lookup) for v in value]
+        return value if all(a is b for a, b in zip(resolved, value, strict=True)) else resolved
+    return value
+
+
+def _resolve_string(text: str, lookup: Any) -> Any:
+    whole = _REFERENCE.fullmatch(text)
+    if whole:
+        return lookup(whole.group(1).strip())
+
+    def interpolate(match: re.Match[str]) -> str:
+        found = lookup(match.group(1).strip())
+        if found is None:
+            return ""
+        return found if isinstance(found, str) else json.dumps(found)
+
+    return _REFERENCE.sub(interpolate, text)
+
+
+def _walk(root: Any, path: list[str]) -> Any:
+    for part in path:
+        if isinstance(root, dict):
+            root = root.get(part)
+        elif isinstance(root, list) and part.isdigit() and int(part) < len(root):
+            root = root[int(part)]
+        else:
+            return None
+    return root
+
+
+# ---------------------------------------------------------------------------------------------
+# The engine
+
+
+class Engine:
+    """Moves executions forward; the backend owns storage, locking and wake-up bookkeeping."""
+
+    def __init__(self, faults: FaultSet, task_latency_ms: int = 0) -> None:
+        self.faults = faults
+        self.task_latency_ms = task_latency_ms
+        self._numbers = itertools.count(1_000_001)  # callId, jobId, runId, logId
+
+    # -- progression ---------------------------------------------------------------------------
+
+    def step(self, ex: Execution, now: int, env: TaskEnvironment) -> None:
+        """Process every event of ``ex`` that happens at or before ``now``."""
+        while ex.status == "RUNNING":
+            self._propagate(ex, ex.cursor_ms, env)
+            event = self.next_event(ex)
+            if ex.status != "RUNNING" or event is None or event > now:
+                return
+            ex.cursor_ms = event
+            self._fire(ex, event, env)
+
+    def next_event(self, ex: Execution) -> int | None:
+        """When ``ex`` next needs the engine (None when it is not RUNNING)."""
+        if ex.status != "RUNNING":
+            return None
+        times = [ex.deadline_ms]
+        for task in ex.tasks:
+            if task.status == "IN_PROGRESS" and task.task_type not in CONTAINER_TYPES:
+                times.append(_timeout_at(task))
+                if task.finish_at is not None:
+                    times.append(task.finish_at)
+        return min(times)
+
+    def _propagate(self, ex: Execution, at: int, env: TaskEnvironment) -> None:
+        # Starting tasks can complete containers and completing containers can ready tasks.
+        changed = True
+        while changed and ex.status == "RUNNING":
+            changed = self._start_ready(ex, at, env)
+            if ex.status == "RUNNING":
+                changed = self._settle(ex, at) or changed
+
+    def _fire(self, ex: Execution, at: int, env: TaskEnvironment) -> None:
+        if ex.deadline_ms <= at:
+            self._stop_execution(ex, at, "TIMED_OUT", _EXECUTION_TIMEOUT)
+            return
+        for task in list(ex.tasks):
+            if ex.status != "RUNNING":
+                return
+            if task.status != "IN_PROGRESS" or task.task_type in CONTAINER_TYPES:
+                continue
+            timeout_at = _timeout_at(task)
+            if task.finish_at is not None and task.finish_at <= min(at, timeout_at):
+                self._finish_attempt(ex, task, at, env)
+            elif timeout_at <= at:
+                seconds = task.definition.get("timeout", 3600)
+                reason = f"Task '{task.external_id}' timed out after {seconds} seconds"
+                self._attempt_failed(ex, task, at, reason, timed_out=True)
+
+    # -- starting tasks ------------------------------------------------------------------------
+
+    def _start_ready(self, ex: Execution, at: int, env: TaskEnvironment) -> bool:
+        by_xid = ex.task_by_external_id()
+        started = False
+        for parent, definitions in list(self._scopes(ex, by_xid)):
+            for definition in definitions:
+                task = by_xid.get(definition["externalId"])
+                if task is not None and task.status != "SCHEDULED":
+                    continue
+                if not self._dependencies_done(definition, by_xid):
+                    continue
+                if task is None:
+                    task = self._reach(ex, definition, parent, env)
+                    by_xid[task.external_id] = task
+                self._start(ex, task, at, env, by_xid)
+                started = True
+                if ex.status != "RUNNING":
+                    return True
+        return started
+
+    def _scopes(
+        self, ex: Execution, by_xid: dict[str, TaskExecution]
+    ) -> Iterator[tuple[str | None, list[dict[str, Any]]]]:
+        yield None, ex.definition.get("tasks", [])
+        for task in list(by_xid.values()):
+            if task.children is not None and task.status == "IN_PROGRESS":
+                yield task.external_id, task.children
+
+    def _dependencies_done(
+        self, definition: dict[str, Any], by_xid: dict[str, TaskExecution]
+    ) -> bool:
+        if "dependson_ignored" in self.faults:
+            return True
+        for dep in _dependency_ids(definition):
+            task = by_xid.get(dep)
+            if task is None or task.status not in DONE_TASK_STATUSES:
+                return False
+        return True
+
+    def _reach(
+        self, ex: Execution, definition: dict[str, Any], parent: str | None, env: TaskEnvironment
+    ) -> TaskExecution:
+        task = TaskExecution(
+            id=str(uuid.uuid4()),
+            external_id=definition["externalId"],
+            task_type=definition["type"],
+            definition=definition,
+            parent_external_id=parent,
+            attempts_allowed=1 + int(definition.get("retries", 3)),
+        )
+        ex.tasks.append(task)
+        env.register_task(ex, task)
+        return task
+
+    def _start(
+        self,
+        ex: Execution,
+        task: TaskExecution,
+        at: int,
+        env: TaskEnvironment,
+        by_xid: dict[str, TaskExecution],
+    ) -> None:
+        task.status, task.start_time, task.end_time, task.reason = "IN_PROGRESS", at, None, None
+        task.input = self._task_input(ex, task, by_xid)
+        if task.task_type in CONTAINER_TYPES:
+            self._expand(ex, task, at, env, by_xid)
+        elif task.attempts_used >= task.attempts_allowed:
+            # Only reachable under the retry_no_extra_attempt fault: nothing left to try.
+            self._exhaust(ex, task, at, "FAILED")
+        else:
+            self._begin_attempt(task, at)
+
+    def _begin_attempt(self, task: TaskExecution, at: int) -> None:
+        task.status, task.end_time, task.reason = "IN_PROGRESS", None, None
+        task.attempts_used += 1
+        task.attempt_start = at
+        if _is_async(task):
+            task.finish_at = None
+            function_xid = str(task.input.get("function", {}).get("externalId", ""))
+            task.output = {
+                "callId": next(self._numbers),
+                "functionId": _function_id(function_xid),
+                "response": None,
+            }
+        else:
+            task.finish_at = at + self.task_latency_ms
+
+    def _task_input(
+        self, ex: Execution, task: TaskExecution, by_xid: dict[str, TaskExecution]
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = task.definition.get("parameters") or {}
+        if "references_unresolved" not in self.faults:
+            params = resolve_references(params, _Lookup(ex, by_xid))
+        if task.task_type == "function":
+            return {"asyncComplete": _is_async(task), "function": params.get("function") or {}}
+        return params
+
+    # -- containers ----------------------------------------------------------------------------
+
+    def _expand(
+        self,
+        ex: Execution,
+        task: TaskExecution,
+        at: int,
+        env: TaskEnvironment,
+        by_xid: dict[str, TaskExecution],
+    ) -> None:
+        task.output = {}
+        try:
+            children = self._children(task, env)
+            check_tasks(children, nested=True)
+            _check_room(ex, children, by_xid)
+        except DomainError as error:
+            task.reason = f"Task '{task.external_id}' could not expand: {error.message}"
+            self._exhaust(ex, task, at, "FAILED")
+            return
+        task.children = [fill_task_defaults(child) for child in children]
+
+    def _children(self, task: TaskExecution, env: TaskEnvironment) -> list[dict[str, Any]]:
+        key = "dynamic" if task.task_type == "dynamic" else "subworkflow"
+        spec = task.input.get(key)
+        if not isinstance(spec, dict):
+            raise DomainError(400, f"parameters.{key} is missing")
+        if key == "subworkflow" and "tasks" not in spec:
+            return self._referenced_tasks(spec, env)
+        tasks = spec.get("tasks")
+        if not isinstance(tasks, list) or not all(isinstance(t, dict) for t in tasks):
+            raise DomainError(400, f"parameters.{key}.tasks did not resolve to a list of tasks")
+        return tasks
+
+    def _referenced_tasks(self, spec: dict[str, Any], env: TaskEnvironment) -> list[dict[str, Any]]:
+        xid, version = str(spec.get("workflowExternalId")), str(spec.get("version"))
+        found = env.find_version(xid, version)
+        if found is None:
+            raise DomainError(400, f"subworkflow {xid}/{version} does not exist")
+        tasks: list[dict[str, Any]] = found.definition.get("tasks", [])
+        return tasks
+
+    def _settle(self, ex: Execution, at: int) -> bool:
+        by_xid = ex.task_by_external_id()
+        changed = False
+        for task in ex.tasks:
+            if task.children is not None and task.status == "IN_PROGRESS":
+                if _all_done(task.children, by_xid):
+                    task.status, task.end_time = "COMPLETED", at
+                    changed = True
+        if _all_done(ex.definition.get("tasks", []), by_xid):
+            ex.status, ex.end_time = "COMPLETED", at
+        return changed
+
+    # -- attempt outcomes ----------------------------------------------------------------------
+
+    def _finish_attempt(
+        self, ex: Execution, task: TaskExecution, at: int, env: TaskEnvironment
+    ) -> None:
+        task.finish_at = None
+        ok, output, reason = self._perform(task, env)
+        task.output = output
+        if ok:
+            task.status, task.end_time, task.reason = "COMPLETED", at, None
+        else:
+            self._attempt_failed(ex, task, at, reason)
+
+    def _perform(
+        self, task: TaskExecution, env: TaskEnvironment
+    ) -> tuple[bool, dict[str, Any], str]:
+        kind = task.task_type
+        if kind == "function":
+            function = task.input.get("function") or {}
+            return True, self._function_output(function), ""
+        if kind == "cdf":
+            return self._perform_cdf(task, env)
+        if kind == "transformation":
+            return True, {"jobId": next(self._numbers)}, ""
+        if kind == "simulation":
+            run_id, log_id = next(self._numbers), next(self._numbers)
+            return True, {"runId": run_id, "logId": log_id, "statusMessage": "Success"}, ""
+        return True, {}, ""
+
+    def _function_output(self, function: dict[str, Any]) -> dict[str, Any]:
+        data = function.get("data")
+        return {
+            "callId": next(self._numbers),
+            "functionId": _function_id(str(function.get("externalId", ""))),
+            "response": data if data is not None else {},
+        }
+
+    def _perform_cdf(
+        self, task: TaskExecution, env: TaskEnvironment
+    ) -> tuple[bool, dict[str, Any], str]:
+        request = task.input.get("cdfRequest") or {}
+        method = str(request.get("method", "GET")).upper()
+        path = str(request.get("resourcePath", ""))
+        query = request.get("queryParameters")
+        status, body = env.cdf_request(
+            method, path, query if isinstance(query, dict) else None, request.get("body")
+        )
+        reason = f"Task '{task.external_id}': CDF request {method} {path} returned {status}"
+        return 200 <= status < 300, {"response": body, "statusCode": status}, reason
+
+    def _attempt_failed(
+        self,
+        ex: Execution,
+        task: TaskExecution,
+        at: int,
+        reason: str,
+        *,
+        timed_out: bool = False,
+        terminal: bool = False,
+        exhausted_status: str = "FAILED",
+    ) -> None:
+        task.finish_at = None
+        task.reason = reason
+        if timed_out and self._aborts(task):
+            self._give_up(ex, task, at, "TIMED_OUT")
+        elif not terminal and task.attempts_used < task.attempts_allowed:
+            self._begin_attempt(task, at)
+        else:
+            self._exhaust(ex, task, at, exhausted_status)
+
+    def _exhaust(self, ex: Execution, task: TaskExecution, at: int, status: str) -> None:
+        if self._aborts(task):
+            self._give_up(ex, task, at, status)
+        else:
+            task.status, task.end_time = "COMPLETED_WITH_ERRORS", at
+
+    def _aborts(self, task: TaskExecution) -> bool:
+        optional = task.definition.get("onFailure") == "skipTask"
+        return not optional or "skiptask_aborts" in self.faults
+
+    def _give_up(self, ex: Execution, task: TaskExecution, at: int, status: str) -> None:
+        task.status, task.end_time = status, at
+        verb = "timed out" if status == "TIMED_OUT" else "failed"
+        detail = f": {task.reason}" if task.reason else ""
+        if task.parent_external_id is None:
+            self._stop_execution(ex, at, "FAILED", f"Task '{task.external_id}' {verb}{detail}")
+            return
+        container = ex.task_by_external_id()[task.parent_external_id]
+        self._cancel_children(ex, container, at)
+        container.reason = f"Task '{task.external_id}' {verb}{detail}"
+        self._exhaust(ex, container, at, "FAILED")
+
+    def _cancel_children(self, ex: Execution, container: TaskExecution, at: int) -> None:
+        for task in ex.tasks:
+            if task.parent_external_id == container.external_id:
+                if task.status in ACTIVE_TASK_STATUSES:
+                    _cancel_task(task, at)
+
+    def _stop_execution(self, ex: Execution, at: int, status: str, reason: str) -> None:
+        ex.status, ex.end_time = status, at
+        ex.reason = None if "abort_without_reason" in self.faults else reason
+        for task in ex.tasks:
+            if task.status in ACTIVE_TASK_STATUSES:
+                _cancel_task(task, at)
+
+    # -- operations ----------------------------------------------------------------------------
+
+    def cancel(self, ex: Execution, now: int, reason: str) -> None:
+        """Terminate a RUNNING execution: active tasks CANCELED, no new task starts."""
+        ex.status, ex.end_time, ex.reason = "TERMINATED", now, reason
+        if "cancel_leaves_tasks_running" in self.faults:
+            return
+        for task in ex.tasks:
+            if task.status in ACTIVE_TASK_STATUSES:
+                _cancel_task(task, now)
+
+    def retry(self, ex: Execution, now: int) -> None:
+        """Resume a stopped execution in place from its points of failure (same ids)."""
+        ex.status, ex.end_time, ex.reason = "RUNNING", None, None
+        ex.cursor_ms, ex.deadline_ms = now, now + MAX_EXECUTION_MS
+        by_xid = ex.task_by_external_id()
+        for task in list(ex.tasks):
+            if task.parent_external_id is None:
+                self._retry_task(task, by_xid)
+
+    def _retry_task(self, task: TaskExecution, by_xid: dict[str, TaskExecution]) -> None:
+        if not self._reruns(task):
+            return
+        if task.children is not None:
+            # The container is not retried itself; its failed children are, one by one.
+            task.status, task.end_time, task.reason = "IN_PROGRESS", None, None
+            for child in task.children:
+                reached = by_xid.get(child["externalId"])
+                if reached is not None:
+                    self._retry_task(reached, by_xid)
+            return
+        self._grant_attempt(task)
+        task.status, task.end_time, task.reason, task.finish_at = "SCHEDULED", None, None, None
+
+    def _reruns(self, task: TaskExecution) -> bool:
+        if task.status in RETRYABLE_TASK_STATUSES:
+            return True
+        if task.status == "COMPLETED":
+            return "retry_reruns_completed" in self.faults
+        if task.status == "COMPLETED_WITH_ERRORS":
+            return "retry_reruns_skipped" in self.faults
+        return False
+
+    def _grant_attempt(self, task: TaskExecution) -> None:
+        if "retry_resets_attempts" in self.faults:
+            task.attempts_allowed = task.attempts_used + 1 + int(task.definition.get("retries", 3))
+        elif "retry_no_extra_attempt" not in self.faults:
+            # Documented: exhausted tasks get exactly one more attempt per retry request.
+            task.attempts_allowed = max(task.attempts_allowed, task.attempts_used + 1)
+
+    def report_task(
+        self, ex: Execution, task: TaskExecution, now: int, status: str, output: dict[str, Any]
+    ) -> None:
+        """Record a task update as reported (what the update response shows)."""
+        if output and "update_output_not_merged" not in self.faults:
+            task.output = {**task.output, **output}
+        task.status, task.end_time, task.finish_at = status, now, None
+        task.reason = None if status == "COMPLETED" else f"Task reported {status} by a task update"
+        ex.cursor_ms = max(ex.cursor_ms, now)
+
+    def apply_report(self, ex: Execution, task: TaskExecution, now: int, status: str) -> None:
+        """Apply the consequences of a FAILED / FAILED_WITH_TERMINAL_ERROR update."""
+        if status == "COMPLETED" or ex.status != "RUNNING":
+            return
+        reason = task.reason or ""
+        if status == "FAILED_WITH_TERMINAL_ERROR":
+            terminal = "terminal_error_retried" not in self.faults
+        else:
+            terminal = "failed_update_not_retried" in self.faults
+        self._attempt_failed(ex, task, now, reason, terminal=terminal, exhausted_status=status)
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+_EXECUTION_TIMEOUT = "Workflow execution exceeded the maximum duration of 24 hours"
+
+
+class _Lookup:
+    """Resolves one reference expression against an execution's input and tasks."""
+
+    def __init__(self, ex: Execution, by_xid: dict[str, TaskExecution]) -> None:
+        self._ex = ex
+        self._by_xid = by_xid
+
+    def __call__(self, expression: str) -> Any:
+        head, _, rest = expression.partition(".")
+        path = rest.split(".") if rest else []
+        if head == "workflow":
+            return _walk({"input": self._ex.input}, path)
+        task = self._by_xid.get(head)
+        if task is None:
+            return None
+        return _walk({"input": task.input, "output": task.output}, path)
+
+
+def _is_async(task: TaskExecution) -> bool:
+    params = task.definition.get("parameters") or {}
+    return task.task_type == "function" and params.get("isAsyncComplete") is True
+
+
+def is_async_task(task: TaskExecution) -> bool:
+    """True for a function task defined with ``isAsyncComplete: true``."""
+    return _is_async(task)
+
+
+def _timeout_at(task: TaskExecution) -> int:
+    return task.attempt_start + int(task.definition.get("timeout", 3600)) * 1000
+
+
+def _function_id(function_external_id: str) -> int:
+    # Stable per function external id, like a deployed function's id.
+    return 1_000_000_000 + zlib.crc32(function_external_id.encode())
+
+
+def _cancel_task(task: TaskExecution, at: int) -> None:
+    task.status, task.end_time, task.finish_at = "CANCELED", at, None
+
+
+def _all_done(definitions: list[dict[str, Any]], by_xid: dict[str, TaskExecution]) -> bool:
+    for definition in definitions:
+        task = by_xid.get(definition["externalId"])
+        if task is None or task.status not in DONE_TASK_STATUSES:
+            return False
+    return True
+
+
+def _check_room(
+    ex: Execution, children: list[dict[str, Any]], by_xid: dict[str, TaskExecution]
+) -> None:
+    planned = {t["externalId"] for t in ex.definition.get("tasks", [])} | set(by_xid)
+    for child in children:
+        if child["externalId"] in planned:
+            raise DomainError(400, f"task externalId '{child['externalId']}' is already in use")
+    if len(ex.tasks) + len(children) > MAX_TASKS_PER_EXECUTION:
+        raise DomainError(400, f"an execution may hold at most {MAX_TASKS_PER_EXECUTION} tasks")

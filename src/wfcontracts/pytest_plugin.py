@@ -1,0 +1,143 @@
+"""The pytest plugin: options, markers and fixtures, a thin adapter over the runtime.
+
+`pytest suites` accepts the same options as `wfcontracts verify`; the CLI runs pytest with this
+plugin and reads the results it collects.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator, Iterator
+from pathlib import Path
+import pytest
+
+from wfcontracts.checks import CheckedSession, CheckFailure
+from wfcontracts.checks.exchange import Exchange
+from wfcontracts.errors import WfcontractsError
+from wfcontracts.mock.service import MockService
+from wfcontracts.reporting.results import ResultCollector
+from wfcontracts.runtime import DEFAULT_ASYNC_FUNCTION, RunOptions, Runtime, build_runtime
+from wfcontracts.scenarios.cleanup import delete_run_resources
+
+MARKERS = {
+    "live_safe": "safe to run against a live CDF project (creates only run-prefixed resources)",
+    "mock_only": "needs the embedded mock (virtual clock, faults); skipped on other targets",
+    "operation(operation_id)": "the contract operation a test is about (reports, coverage matrix)",
+    "check(name)": "the check or scenario a test stands for in reports",
+    "severity(level)": "critical | major | minor: how a failure of this test counts in the gate",
+    "slow": "long-running (large fuzz budgets); deselect with -m 'not slow'",
+}
+RECORD_MODES = ("none", "once", "new_episodes", "all")
+RUNTIME_KEY = pytest.StashKey[Runtime]()
+COLLECTOR_KEY = pytest.StashKey[ResultCollector]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("wfcontracts", "wfcontracts: CDF Workflows contract verification")
+    group.addoption("--base-url", default=None, help="live target URL (default: embedded mock; env CDF_URL / CDF_CLUSTER)")
+    group.addoption("--project", default=None, help="CDF project (env CDF_PROJECT)")
+    group.addoption("--token", default=None, help="bearer token (env CDF_TOKEN; or IDP_* client credentials)")
+    group.addoption("--replay", action="store_true", default=False, help="run lifecycle scenarios from cassettes/, offline")
+    group.addoption("--record-mode", default="none", choices=RECORD_MODES, help="vcr record mode for cassettes (default: none)")
+    group.addoption("--seed", type=int, default=None, help="seed for generated data and fuzzing")
+    group.addoption("--max-examples", type=int, default=25, help="fuzzing budget per operation")
+    group.addoption("--async-function-external-id", default=DEFAULT_ASYNC_FUNCTION, help="function used by probe workflows' waiting tasks")
+    group.addoption("--fault", action="append", default=[], help="named mock fault to switch on (embedded mock only)")
+    group.addoption("--max-rps", type=float, default=None, help="bound the request rate against the target")
+    group.addoption("--wfc-summary", default=None, help="write summary.json here (the CLI sets it)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, description in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+    config.stash[COLLECTOR_KEY] = ResultCollector()
+
+
+def options_from(config: pytest.Config) -> RunOptions:
+    return RunOptions(
+        base_url=config.getoption("--base-url"),
+        project=config.getoption("--project"),
+        token=config.getoption("--token"),
+        replay=bool(config.getoption("--replay")),
+        record_mode=str(config.getoption("--record-mode")),
+        seed=config.getoption("--seed"),
+        max_examples=int(config.getoption("--max-examples")),
+        async_function_external_id=str(config.getoption("--async-function-external-id")),
+        faults=tuple(config.getoption("--fault") or ()),
+        max_requests_per_second=config.getoption("--max-rps"),
+    )
+
+
+@pytest.fixture(scope="session")
+def wfc_runtime(request: pytest.FixtureRequest) -> Iterator[Runtime]:
+    """The target of this run: embedded mock by default, or the live URL given."""
+    runtime = request.config.stash.get(RUNTIME_KEY, None)
+    owned = runtime is None
+    if runtime is None:
+        try:
+            runtime = build_runtime(options_from(request.config))
+        except WfcontractsError as exc:
+            pytest.exit(f"wfcontracts: {exc}", returncode=2)
+        request.config.stash[RUNTIME_KEY] = runtime
+    collector = request.config.stash[COLLECTOR_KEY]
+    collector.bind(runtime)
+    try:
+        yield runtime
+    finally:
+        if runtime.is_live:
+            delete_run_resources(runtime)
+        if owned:
+            runtime.close()
+
+
+@pytest.fixture
+def wfc_session(wfc_runtime: Runtime, request: pytest.FixtureRequest) -> CheckedSession:
+    """A session whose exchanges are recorded for this test's report entry."""
+    session = wfc_runtime.session()
+    collector = request.config.stash[COLLECTOR_KEY]
+
+    def observe(exchange: Exchange, failures: list[CheckFailure]) -> None:
+        collector.observe(request.node.nodeid, exchange, failures)
+
+    session.observers.append(observe)
+    return session
+
+
+@pytest.fixture
+def wfc_mock(wfc_runtime: Runtime) -> MockService:
+    """The embedded mock (virtual clock, faults); tests using it are mock-only."""
+    if wfc_runtime.mock is None:
+        pytest.skip("needs the embedded mock")
+    return wfc_runtime.mock
+
+
+@pytest.fixture
+def run_prefix(wfc_runtime: Runtime) -> str:
+    """`wfcontracts-<run id>`: every resource a run creates starts with it."""
+    return wfc_runtime.run_prefix
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("mock_only") is None:
+        return
+    config = item.config
+    if config.getoption("--base-url") or config.getoption("--replay") or os.environ.get("CDF_URL") or os.environ.get("CDF_CLUSTER"):
+        pytest.skip("mock_only: needs the embedded mock")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    collector = item.config.stash.get(COLLECTOR_KEY, None)
+    if collector is not None:
+        collector.record(item, call, report)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    collector = session.config.stash.get(COLLECTOR_KEY, None)
+    target = session.config.getoption("--wfc-summary", None)
+    if collector is not None and target:
+        collector.write_summary(Path(target), [item.nodeid for item in session.items])

@@ -1,0 +1,135 @@
+"""One verify run's live objects: the target's client, the mock (when embedded), the run prefix.
+
+Both adapters (CLI and pytest plugin) build a :class:`Runtime` from the same options, so a
+suite never asks which target it runs on.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from wfcontracts.checks import CheckContext, CheckedSession
+from wfcontracts.checks.session import Observer
+from wfcontracts.contract import Contract, load_contract
+from wfcontracts.mock.service import LOCAL_TOKEN, MockService, embedded_mock
+from wfcontracts.target.client import build_client, preflight
+from wfcontracts.target.config import TargetConfig, resolve_target
+
+DEFAULT_ASYNC_FUNCTION = "wfcontracts-async-noop"
+RUN_PREFIX_ENV = "WFCONTRACTS_RUN_ID"
+
+
+@dataclass
+class RunOptions:
+    """Everything a verify run is told by flags or the environment."""
+
+    base_url: str | None = None
+    project: str | None = None
+    token: str | None = None
+    replay: bool = False
+    record_mode: str = "none"
+    seed: int | None = None
+    max_examples: int = 25
+    async_function_external_id: str = DEFAULT_ASYNC_FUNCTION
+    contract_path: Path | None = None
+    faults: tuple[str, ...] = ()
+    max_requests_per_second: float | None = None
+    run_id: str | None = None
+
+
+@dataclass
+class Runtime:
+    options: RunOptions
+    config: TargetConfig
+    contract: Contract
+    client: httpx.Client
+    mock: MockService | None
+    run_id: str
+    context: CheckContext
+    observers: list[Observer] = field(default_factory=list)
+
+    @property
+    def run_prefix(self) -> str:
+        return f"wfcontracts-{self.run_id}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.mock is None and self.config.kind == "live"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return self.config.secrets
+
+    def session(self, checks: Iterable[str] | None = None) -> CheckedSession:
+        return CheckedSession(self.client, self.context, checks=checks, observers=self.observers)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def resolve_config(options: RunOptions) -> TargetConfig:
+    return resolve_target(
+        base_url=options.base_url,
+        project=options.project,
+        token=options.token,
+        replay=options.replay,
+    )
+
+
+def build_runtime(options: RunOptions, *, check_target: bool = True) -> Runtime:
+    """Resolve the target and build its client; a live target gets a preflight request."""
+    contract = load_contract(options.contract_path)
+    config = resolve_config(options)
+    mock: MockService | None = None
+    transport: httpx.BaseTransport | None = None
+    if config.kind == "mock":
+        mock = embedded_mock(options.faults)
+        transport = mock.transport()
+        if config.token is None:
+            config = _with_token(config, LOCAL_TOKEN)
+    client = build_client(
+        config, transport=transport, max_requests_per_second=options.max_requests_per_second
+    )
+    if config.kind == "live" and check_target:
+        preflight(client)
+    return Runtime(
+        options=options,
+        config=config,
+        contract=contract,
+        client=client,
+        mock=mock,
+        run_id=options.run_id or _run_id(config),
+        context=CheckContext(contract),
+    )
+
+
+def _with_token(config: TargetConfig, token: str) -> TargetConfig:
+    from dataclasses import replace
+
+    return replace(config, token=token)
+
+
+def _run_id(config: TargetConfig) -> str:
+    """Stable under replay (cassettes must match), unique per live run and per xdist worker."""
+    if config.kind == "replay":
+        return "rec"
+    explicit = os.environ.get(RUN_PREFIX_ENV)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    base = explicit or secrets.token_hex(4)
+    return f"{base}{worker}" if worker else base
+
+
+def describe(runtime: Runtime) -> dict[str, Any]:
+    """The target as reports show it: never a credential."""
+    return {
+        "kind": runtime.config.kind,
+        "baseUrl": runtime.config.base_url,
+        "project": runtime.config.project,
+    }
