@@ -18,6 +18,7 @@ from wfcontracts.mock.service import MockService
 from wfcontracts.reporting.results import ResultCollector
 from wfcontracts.runtime import DEFAULT_ASYNC_FUNCTION, RunOptions, Runtime, build_runtime
 from wfcontracts.scenarios.cleanup import delete_run_resources
+from wfcontracts.scenarios.probes import Probe
 
 MARKERS = {
     "live_safe": "safe to run against a live CDF project (creates only run-prefixed resources)",
@@ -109,6 +110,12 @@ def wfc_mock(wfc_runtime: Runtime) -> MockService:
     if wfc_runtime.mock is None:
         pytest.skip("needs the embedded mock")
     return wfc_runtime.mock
+
+
+@pytest.fixture
+def wfc_probe(wfc_runtime: Runtime, wfc_session: CheckedSession) -> Probe:
+    """Probe-workflow helpers (upsert, run, poll, cancel, retry) over the checked session."""
+    return Probe(wfc_runtime, wfc_session)
 
 
 @pytest.fixture

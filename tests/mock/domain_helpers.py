@@ -67,17 +67,20 @@ def put_version(
     if description is not None:
         definition["description"] = description
     item = {"workflowExternalId": xid, "version": version, "workflowDefinition": definition}
-    return backend.upsert_version(PROJECT, item)
+    created: dict[str, Any] = backend.upsert_version(PROJECT, item)
+    return created
 
 
 def run(
     backend: WorkflowsBackend, xid: str = "wf", version: str = "1", **body: Any
 ) -> dict[str, Any]:
-    return backend.run_execution(PROJECT, xid, version, {**NONCE, **body})
+    started: dict[str, Any] = backend.run_execution(PROJECT, xid, version, {**NONCE, **body})
+    return started
 
 
 def detail(backend: WorkflowsBackend, execution_id: str) -> dict[str, Any]:
-    return backend.retrieve_execution(PROJECT, execution_id)
+    found: dict[str, Any] = backend.retrieve_execution(PROJECT, execution_id)
+    return found
 
 
 def tasks_of(backend: WorkflowsBackend, execution_id: str) -> dict[str, dict[str, Any]]:
@@ -93,4 +96,5 @@ def update(
     backend: WorkflowsBackend, execution_id: str, task_xid: str, status: str, **body: Any
 ) -> dict[str, Any]:
     task_id = tasks_of(backend, execution_id)[task_xid]["id"]
-    return backend.update_task(PROJECT, task_id, {"status": status, **body})
+    answer: dict[str, Any] = backend.update_task(PROJECT, task_id, {"status": status, **body})
+    return answer

@@ -245,3 +245,14 @@ def test_unknown_fault_names_the_fault_and_the_valid_ones() -> None:
     assert "'nope'" in message and "dependson_ignored" in message and "\n" not in message
     with pytest.raises(UnknownFaultError):
         FaultSet().enable("nope")
+
+
+@pytest.mark.parametrize("cursor", ["eyJwIjogNSwgInMiOiAiIn0", "!!", "e30"])
+def test_foreign_cursors_are_400_on_workflow_and_version_lists(cursor: str) -> None:
+    backend, _ = make_backend()
+    with pytest.raises(DomainError) as caught:
+        backend.list_workflows(PROJECT, 10, cursor)
+    assert caught.value.status == 400
+    with pytest.raises(DomainError) as caught:
+        backend.list_versions(PROJECT, [], 10, cursor)
+    assert caught.value.status == 400

@@ -380,3 +380,21 @@ def test_a_crashing_requester_fails_the_attempt() -> None:
     backend, _ = make_backend(cdf_request=requester)
     put_version(backend, [cdf_task("a", retries=0)])
     assert status_of(backend, run(backend)["id"]) == "FAILED"
+
+
+def test_the_python_sdk_can_load_the_bodies() -> None:
+    workflows = pytest.importorskip("cognite.client.data_classes.workflows")
+    backend, _ = make_backend()
+    dynamic = {
+        "externalId": "fan",
+        "type": "dynamic",
+        "parameters": {"dynamic": {"tasks": "${workflow.input.tasks}"}},
+    }
+    put_version(backend, [function_task("a"), async_task("w", "a"), cdf_task("c"), dynamic])
+    ex = run(backend, input={"tasks": [function_task("k")]}, metadata={"m": "n"})
+    loaded = workflows.WorkflowExecutionDetailed._load(detail(backend, ex["id"]))
+    assert loaded.status == "running"
+    assert {t.external_id: t.status for t in loaded.executed_tasks}["w"] == "in_progress"
+    assert workflows.WorkflowExecution._load(ex).metadata == {"m": "n"}
+    version = workflows.WorkflowVersion._load(backend.retrieve_version(PROJECT, "wf", "1"))
+    assert version.workflow_definition.tasks[0].retries == 3

@@ -234,8 +234,10 @@ class WorkflowsBackend:
         return self._workflow_page(self._project(project), limit, cursor)
 
     def _workflow_page(self, state: _Project, limit: int, cursor: str | None) -> dict[str, Any]:
-        signature = _signature({"limit": limit})
+        signature = _signature({})
         after = _decode_cursor(cursor, signature)
+        if after is not None and not isinstance(after, str):
+            raise _bad_cursor()
         xids = sorted(x for x in state.workflows if after is None or x > after)
         page = [_render_workflow(state.workflows[x]) for x in xids[:limit]]
         return _page(page, len(xids) > limit, lambda: _encode_cursor(xids[limit - 1], signature))
@@ -309,8 +311,12 @@ class WorkflowsBackend:
     ) -> dict[str, Any]:
         """A page of versions matching any filter (all when none), by (workflow, version)."""
         state = self._project(project)
-        signature = _signature({"filters": workflow_filters, "limit": limit})
+        signature = _signature({"filters": workflow_filters})
         after = _decode_cursor(cursor, signature)
+        if after is not None and not (
+            isinstance(after, list) and len(after) == 2 and all(isinstance(a, str) for a in after)
+        ):
+            raise _bad_cursor()
         keys = sorted(
             key
             for key in state.versions
@@ -405,11 +411,14 @@ class WorkflowsBackend:
 
     @_locked
     def list_executions(self, project: str, body: dict[str, Any]) -> dict[str, Any]:
-        """A page of executions, newest first; the cursor is bound to the filter and limit."""
+        """A page of executions, newest first; the cursor is bound to the filter.
+
+        Not to ``limit``: the SDK shrinks ``limit`` on its last page when paging to a total.
+        """
         state = self._project(project)
         filter_: dict[str, Any] = body.get("filter") or {}
         limit = int(body.get("limit") or 100)
-        signature = _signature({"filter": filter_, "limit": limit})
+        signature = _signature({"filter": filter_})
         position = _decode_position(body.get("cursor"), signature)
         matcher = self._matcher(filter_)
         take = limit + 5 if "list_limit_ignored" in self.faults else limit
@@ -702,6 +711,10 @@ def _signature(parameters: dict[str, Any]) -> str:
     return hashlib.sha1(canonical.encode()).hexdigest()[:16]
 
 
+def _bad_cursor() -> DomainError:
+    return DomainError(400, "Invalid cursor: pass nextCursor exactly as received")
+
+
 def _encode_cursor(position: Any, signature: str) -> str:
     raw = json.dumps({"p": position, "s": signature}, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
@@ -715,7 +728,7 @@ def _decode_cursor(cursor: str | None, signature: str) -> Any:
         decoded = json.loads(base64.urlsafe_b64decode(padded.encode()))
         position, used_with = decoded["p"], decoded["s"]
     except (ValueError, TypeError, KeyError, binascii.Error) as error:
-        raise DomainError(400, "Invalid cursor: pass nextCursor exactly as received") from error
+        raise _bad_cursor() from error
     if used_with != signature:
         raise DomainError(
             400,
@@ -733,7 +746,7 @@ def _decode_position(cursor: str | None, signature: str) -> tuple[list[int], boo
         created, seq = position["k"]
         return [int(created), int(seq)], bool(position["incl"])
     except (TypeError, KeyError, ValueError) as error:
-        raise DomainError(400, "Invalid cursor: pass nextCursor exactly as received") from error
+        raise _bad_cursor() from error
 
 
 def _definition(workflow_definition: dict[str, Any]) -> dict[str, Any]:

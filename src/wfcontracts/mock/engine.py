@@ -48,6 +48,8 @@ __all__ = [
     "TaskEnvironment",
     "check_tasks",
     "fill_task_defaults",
+    "is_async_task",
+    "resolve_references",
 ]
 
 MAX_EXECUTION_MS = 24 * 3600 * 1000
@@ -240,6 +242,7 @@ class Engine:
         self.faults = faults
         self.task_latency_ms = task_latency_ms
         self._numbers = itertools.count(1_000_001)  # callId, jobId, runId, logId
+        self._static_inputs: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
 
     # -- progression ---------------------------------------------------------------------------
 
@@ -381,12 +384,21 @@ class Engine:
     def _task_input(
         self, ex: Execution, task: TaskExecution, by_xid: dict[str, TaskExecution]
     ) -> dict[str, Any]:
-        params: dict[str, Any] = task.definition.get("parameters") or {}
+        original: dict[str, Any] = task.definition.get("parameters") or {}
+        params = original
         if "references_unresolved" not in self.faults:
-            params = resolve_references(params, _Lookup(ex, by_xid))
-        if task.task_type == "function":
+            params = resolve_references(original, _Lookup(ex, by_xid))
+        if task.task_type != "function":
+            return params
+        if params is not original or task.parent_external_id is not None:
             return {"asyncComplete": _is_async(task), "function": params.get("function") or {}}
-        return params
+        # Without references the input depends on the definition only: share it between
+        # executions (keeps memory per execution small with 100k stored executions).
+        cached = self._static_inputs.get(id(task.definition))
+        if cached is None or cached[0] is not task.definition:
+            built = {"asyncComplete": _is_async(task), "function": params.get("function") or {}}
+            cached = self._static_inputs[id(task.definition)] = (task.definition, built)
+        return cached[1]
 
     # -- containers ----------------------------------------------------------------------------
 

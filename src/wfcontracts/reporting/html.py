@@ -805,6 +805,7 @@ table.grid tfoot th,table.grid tfoot td{font-weight:700;border-top:2px solid var
 .num{text-align:right!important;font-variant-numeric:tabular-nums}
 td.has-failed,td.has-error{color:var(--bad);font-weight:700}td.has-passed{color:var(--ok)}
 table.matrix th,table.matrix td{border:1px solid #fff;padding:0}
+table.matrix thead th:first-child{vertical-align:bottom;text-align:left;padding:0 12px 6px 0}
 table.matrix tbody th{text-align:left;padding:4px 12px 4px 0;font-weight:500;white-space:nowrap;
 background:#fff}
 th.check-name{vertical-align:bottom;height:170px;padding:0 0 6px;font-weight:500;font-size:12px;

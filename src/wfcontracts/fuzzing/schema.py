@@ -1,0 +1,230 @@
+"""Loading the contract for schemathesis, bound to a target: the embedded mock or a live URL.
+
+The embedded mock is reached through a `requests` adapter that hands each request to the mock's
+dispatcher in-process: no socket, no event loop, no ASGI test client per request — the cheapest
+per-case path. Live targets get a plain `requests` session, a bounded request rate, and our auth
+(a fixed token, or OAuth client credentials through a schemathesis auth provider).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import requests
+import requests.adapters
+import schemathesis
+from requests.structures import CaseInsensitiveDict
+
+from wfcontracts.contract.loader import default_contract_path
+from wfcontracts.mock.http import MockRequest
+
+if TYPE_CHECKING:
+    from schemathesis import BaseSchema, Case
+
+    from wfcontracts.mock.service import MockService
+    from wfcontracts.runtime import Runtime
+    from wfcontracts.target.auth import ClientCredentialsAuth
+
+API_ROOT = "{base}/api/v1/projects/{project}"
+MOCK_ORIGIN = "http://wfcontracts.mock"
+#: Statuses a well-formed request may legitimately get where the docs are silent (see `_checks`).
+POSITIVE_EXPECTED = ["2xx", "400", "401", "403", "404", "409", "422"]
+NEGATIVE_EXPECTED = ["400", "401", "403", "404", "409", "413", "422"]
+
+
+@dataclass(frozen=True)
+class FuzzOptions:
+    """The budget of one fuzz run; `seed` makes generation deterministic (derandomized)."""
+
+    max_examples: int = 25
+    seed: int | None = None
+    time_budget_s: float | None = None
+    max_rps: float | None = None
+    phases: tuple[str, ...] = ("examples", "coverage", "fuzzing")
+    stateful_steps: int = 12
+
+
+@dataclass
+class FuzzTarget:
+    """Where generated requests go: an API root URL, a session, and the auth headers to send."""
+
+    api_root: str
+    session: requests.Session
+    headers: dict[str, str] = field(default_factory=dict)
+    credentials: ClientCredentialsAuth | None = None
+    secrets: tuple[str, ...] = ()
+    deadline: float | None = None
+
+    @property
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+
+class MockAdapter(requests.adapters.BaseAdapter):
+    """A `requests` adapter answering from a :class:`MockService` in-process."""
+
+    def __init__(self, service: MockService) -> None:
+        super().__init__()
+        self.service = service
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        path, _, query = (request.path_url or "/").partition("?")
+        body = request.body or b""
+        answer = self.service.handle(
+            MockRequest(
+                method=str(request.method),
+                raw_path=path,
+                query=query,
+                headers={k.lower(): v for k, v in request.headers.items()},
+                body=body.encode() if isinstance(body, str) else bytes(body),
+            )
+        )
+        response = requests.Response()
+        response.status_code = answer.status
+        response.headers = CaseInsensitiveDict(answer.headers)
+        response._content = answer.body
+        response.url = str(request.url)
+        response.request = request
+        response.reason = ""
+        response.encoding = "utf-8"
+        return response
+
+    def close(self) -> None:
+        """Nothing to release: the mock lives as long as its runtime."""
+
+
+class RateLimitedAdapter(requests.adapters.HTTPAdapter):
+    """Spaces requests at least 1/`max_rps` seconds apart (live targets are shared systems)."""
+
+    def __init__(self, max_rps: float) -> None:
+        super().__init__()
+        self._interval = 1.0 / max_rps
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        with self._lock:
+            now = time.monotonic()
+            wait = self._next - now
+            self._next = max(now, self._next) + self._interval
+        if wait > 0:
+            time.sleep(wait)
+        return super().send(request, **kwargs)
+
+
+def mock_target(service: MockService, token: str, project: str = "wfcontracts") -> FuzzTarget:
+    """A target answering in-process from `service` (the embedded mock)."""
+    session = requests.Session()
+    session.mount(MOCK_ORIGIN, MockAdapter(service))
+    api_root = API_ROOT.format(base=MOCK_ORIGIN, project=project)
+    return FuzzTarget(api_root, session, {"Authorization": f"Bearer {token}"}, secrets=(token,))
+
+
+def live_target(
+    base_url: str,
+    project: str,
+    *,
+    token: str | None = None,
+    credentials: ClientCredentialsAuth | None = None,
+    max_rps: float | None = None,
+    secrets: tuple[str, ...] = (),
+) -> FuzzTarget:
+    """A target over HTTP; `max_rps` bounds the request rate."""
+    session = requests.Session()
+    if max_rps:
+        adapter = RateLimitedAdapter(max_rps)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    api_root = API_ROOT.format(base=base_url.rstrip("/"), project=project)
+    return FuzzTarget(api_root, session, headers, credentials, (*secrets, *([token] if token else [])))
+
+
+def target_for(runtime: Runtime, options: FuzzOptions) -> FuzzTarget:
+    """The fuzz target of a verify run: its embedded mock, or its live URL with its auth."""
+    from wfcontracts.target.auth import ClientCredentialsAuth
+
+    config = runtime.config
+    project = config.project or "wfcontracts"
+    if runtime.mock is not None:
+        target = mock_target(runtime.mock, config.token or "", project)
+    else:
+        if not config.base_url:
+            raise ValueError("fuzzing needs the embedded mock or a live --base-url")
+        credentials = None
+        if not config.token and config.client_credentials is not None:
+            credentials = ClientCredentialsAuth(config.client_credentials)
+        target = live_target(
+            config.base_url,
+            project,
+            token=config.token,
+            credentials=credentials,
+            max_rps=options.max_rps or runtime.options.max_requests_per_second,
+            secrets=runtime.secrets,
+        )
+    if options.time_budget_s:
+        target.deadline = time.monotonic() + options.time_budget_s
+    return target
+
+
+def schema_config(target: FuzzTarget, options: FuzzOptions) -> dict[str, Any]:
+    """The schemathesis configuration (as in `schemathesis.toml`) for a fuzz run."""
+    generation: dict[str, Any] = {"max-examples": options.max_examples, "mode": "all"}
+    config: dict[str, Any] = {
+        "base-url": target.api_root,
+        "generation": generation,
+        "phases": {name: {"enabled": name in options.phases} for name in _PHASES},
+        "checks": _checks(),
+    }
+    config["phases"]["stateful"]["max-steps"] = options.stateful_steps
+    if options.seed is not None:
+        config["seed"] = options.seed
+        generation["deterministic"] = True
+    return config
+
+
+_PHASES = ("examples", "coverage", "fuzzing", "stateful")
+
+
+def _checks() -> dict[str, Any]:
+    """Built-in checks, all on; expected statuses widened only where the docs are silent.
+
+    Positive data may still meet state the generator cannot see: an unknown (but well-formed)
+    execution id or workflow version answers 400 or 404 (the docs do not say which), an illegal
+    cancel/retry answers some 4xx (409 per the mock, undocumented), and the API caps sizes JSON
+    Schema cannot express. Negative data may be rejected with any documented 4xx, 413 included.
+    """
+    return {
+        "positive_data_acceptance": {"expected-statuses": POSITIVE_EXPECTED},
+        "negative_data_rejection": {"expected-statuses": NEGATIVE_EXPECTED},
+    }
+
+
+def load_schema(
+    target: FuzzTarget, options: FuzzOptions, contract_path: Path | None = None
+) -> BaseSchema:
+    """The contract as a schemathesis schema aimed at `target`."""
+    config = schemathesis.Config.from_dict(schema_config(target, options))
+    schema = schemathesis.openapi.from_path(str(contract_path or default_contract_path()), config=config)
+    if target.credentials is not None:
+        register_client_credentials(schema, target.credentials)
+    return schema
+
+
+def register_client_credentials(schema: BaseSchema, credentials: ClientCredentialsAuth) -> None:
+    """OAuth client credentials as a schemathesis auth provider (token cached by our auth)."""
+
+    class ClientCredentialsProvider:
+        def get(self, case: Case, context: Any) -> str:
+            return credentials.access_token()
+
+        def set(self, case: Case, data: str, context: Any) -> None:
+            case.headers = case.headers or {}
+            case.headers["Authorization"] = f"Bearer {data}"
+
+    # Our auth caches and refreshes the token itself; schemathesis re-asks on every case.
+    schema.auth(refresh_interval=None)(ClientCredentialsProvider)

@@ -1,0 +1,211 @@
+"""The verify engine: run the suites through pytest in-process against one runtime, then write
+summary.json, the gate, index.html and the Allure environment. The CLI is a thin adapter."""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import pytest
+
+from wfcontracts.errors import WfcontractsError
+from wfcontracts.redact import mask_known
+from wfcontracts.reporting.allure_env import write_environment
+from wfcontracts.reporting.gate import GatePolicy, evaluate_gate
+from wfcontracts.reporting.writer import load_summary, write_report, write_summary
+from wfcontracts.runtime import RunOptions, Runtime, build_runtime
+from wfcontracts.scenarios.cleanup import delete_run_resources
+
+SUITES = ("contract", "lifecycle", "fuzz", "compat")
+OFFLINE_SUITES = ("lifecycle", "compat")
+EXIT_OK, EXIT_VIOLATION, EXIT_USAGE = 0, 1, 2
+
+
+class NoSuitesError(WfcontractsError):
+    pass
+
+
+def suites_dir() -> Path:
+    """The product's suites: beside src/ in a checkout, or packaged in the wheel."""
+    here = Path(__file__).resolve()
+    for candidate in (here.parents[2] / "suites", here.parent / "_suites"):
+        if candidate.is_dir():
+            return candidate
+    raise NoSuitesError("cannot find the suites/ directory of wfcontracts")
+
+
+@dataclass
+class VerifyRequest:
+    options: RunOptions
+    suites: Sequence[str] = ()
+    report_dir: Path = Path("reports")
+    policy: GatePolicy = field(default_factory=GatePolicy)
+    history_dir: Path | None = None
+    extra_pytest_args: Sequence[str] = ()
+    quiet: bool = False
+
+
+@dataclass
+class VerifyResult:
+    exit_code: int
+    summary: dict[str, Any]
+    pytest_exit: int
+
+
+class _InjectRuntime:
+    """Hands the already-built runtime to the plugin, so pytest uses the CLI's target."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        from wfcontracts.pytest_plugin import RUNTIME_KEY
+
+        config.stash[RUNTIME_KEY] = self.runtime
+
+
+def selected_suites(request: VerifyRequest) -> list[str]:
+    chosen = list(request.suites) or list(OFFLINE_SUITES if request.options.replay else SUITES)
+    unknown = [s for s in chosen if s not in SUITES]
+    if unknown:
+        raise WfcontractsError(f"unknown suite {unknown[0]!r}; choose from {', '.join(SUITES)}")
+    return chosen
+
+
+def pytest_args(request: VerifyRequest, suites: list[str]) -> list[str]:
+    root = suites_dir()
+    report_dir = request.report_dir
+    options = request.options
+    args = [str(root / suite) for suite in suites]
+    args += [
+        "-p", "no:cacheprovider",
+        "--rootdir", str(root.parent),
+        "-o", "junit_family=xunit2",
+        "-o", "junit_suite_name=wfcontracts",
+        f"--junitxml={report_dir / 'junit.xml'}",
+        f"--alluredir={report_dir / 'allure-results'}",
+        "--clean-alluredir",
+        f"--wfc-summary={report_dir / 'summary.json'}",
+        f"--max-examples={options.max_examples}",
+        f"--record-mode={options.record_mode}",
+        f"--async-function-external-id={options.async_function_external_id}",
+        "-q" if not request.quiet else "-qq",
+        "-rfE",
+        "-W", "ignore::pytest.PytestAssertRewriteWarning",
+    ]  # fmt: skip
+    if options.seed is not None:
+        args.append(f"--seed={options.seed}")
+    if options.replay:
+        args.append("--replay")
+    return args + list(request.extra_pytest_args)
+
+
+def verify(request: VerifyRequest, out: TextIO | None = None) -> VerifyResult:
+    """Run the suites; WfcontractsError (exit 2) escapes for the adapter to print."""
+    out = out or sys.stdout
+    suites = selected_suites(request)
+    runtime = build_runtime(request.options)
+    request.report_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with masked_output(runtime.secrets):
+            pytest_exit = int(
+                pytest.main(pytest_args(request, suites), plugins=[_InjectRuntime(runtime)])
+            )
+    finally:
+        if runtime.is_live:
+            delete_run_resources(runtime)
+        runtime.close()
+    if pytest_exit in (2, 3, 4):
+        raise WfcontractsError(f"the test run did not complete (pytest exit {pytest_exit})")
+    if pytest_exit == 5:
+        raise WfcontractsError(f"no tests were collected for suites {', '.join(suites)}")
+    summary = finish_reports(request.report_dir, request.policy, request.history_dir)
+    exit_code = EXIT_OK if summary["gate"]["passed"] else EXIT_VIOLATION
+    return VerifyResult(exit_code, summary, pytest_exit)
+
+
+def finish_reports(report_dir: Path, policy: GatePolicy, history_dir: Path | None) -> dict[str, Any]:
+    """Gate the summary, then write summary.json, index.html and allure's environment."""
+    summary = load_summary(report_dir)
+    summary["gate"] = evaluate_gate(summary.get("checks", []), policy)
+    write_summary(report_dir, summary)
+    write_report(report_dir, summary, history_dir)
+    write_environment(report_dir / "allure-results", summary)
+    if history_dir is not None:
+        from wfcontracts.reporting.history import append_history
+
+        append_history(history_dir, summary)
+    return summary
+
+
+def summary_table(summary: dict[str, Any]) -> str:
+    """suite × passed/failed/skipped, then totals and the gate."""
+    rows: dict[str, dict[str, int]] = {}
+    for entry in summary.get("checks", []):
+        counts = rows.setdefault(entry["suite"], {"passed": 0, "failed": 0, "skipped": 0})
+        key = "failed" if entry["outcome"] in ("failed", "error") else entry["outcome"]
+        counts[key] = counts.get(key, 0) + 1
+    lines = [f"{'suite':<12} {'passed':>7} {'failed':>7} {'skipped':>8}"]
+    for suite, counts in sorted(rows.items()):
+        lines.append(f"{suite:<12} {counts['passed']:>7} {counts['failed']:>7} {counts['skipped']:>8}")
+    gate = summary.get("gate", {})
+    verdict = "PASSED" if gate.get("passed") else "FAILED"
+    failing = [sev for sev, action in (gate.get("failOn") or {}).items() if action == "fail"]
+    lines.append(f"gate: {verdict} (fails on {', '.join(failing) or 'nothing'})")
+    for reason in gate.get("reasons", [])[:10]:
+        lines.append(f"  - {reason}")
+    return "\n".join(lines)
+
+
+class _MaskingStream(io.TextIOBase):
+    """Masks known secret values in everything written, line by line."""
+
+    def __init__(self, inner: TextIO, secrets: tuple[str, ...]) -> None:
+        self.inner = inner
+        self.secrets = secrets
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        if "\n" in self._pending:
+            done, _, self._pending = self._pending.rpartition("\n")
+            self.inner.write(mask_known(done + "\n", self.secrets))
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self.inner.write(mask_known(self._pending, self.secrets))
+            self._pending = ""
+        self.inner.flush()
+
+    def isatty(self) -> bool:
+        return self.inner.isatty()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.inner, "encoding", "utf-8")
+
+    def fileno(self) -> int:
+        return self.inner.fileno()
+
+
+@contextmanager
+def masked_output(secrets: tuple[str, ...]) -> Iterator[None]:
+    if not secrets:
+        yield
+        return
+    saved = sys.stdout, sys.stderr
+    sys.stdout = _MaskingStream(saved[0], secrets)  # type: ignore[assignment]
+    sys.stderr = _MaskingStream(saved[1], secrets)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = saved
