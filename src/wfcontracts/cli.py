@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--history", type=Path, default=None, help="directory of previous summaries for the trend")
     verify.add_argument("--fault", action="append", default=[], help="switch on a named fault of the embedded mock (self-tests)")
     verify.add_argument("--quiet", action="store_true", help="less pytest output")
+    verify.add_argument("--contract", type=Path, default=None, help="contract file (default: the shipped contract)")
 
     mock = sub.add_parser("mock", help="the stateful CDF Workflows mock")
     mock_sub = mock.add_subparsers(dest="mock_command", required=True, parser_class=_Parser)
@@ -123,6 +124,7 @@ def _verify(args: argparse.Namespace) -> int:
             async_function_external_id=args.async_function_external_id,
             faults=tuple(args.fault),
             max_requests_per_second=args.max_rps,
+            contract_path=args.contract,
         ),
         suites=args.suite or (),
         report_dir=args.report_dir,

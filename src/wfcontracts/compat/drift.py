@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Cassette",
     "CassetteError",
+    "CassetteInfo",
     "Change",
     "DriftError",
     "DriftReport",
@@ -72,10 +73,6 @@ class Interaction:
     content_type: str
     body: Any
     is_json: bool
-
-    @property
-    def has_body(self) -> bool:
-        return self.is_json or self.body not in (None, "", b"")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +131,7 @@ def _parse_yaml(path: Path) -> Any:
     except OSError as error:
         raise CassetteError(f"{path}: cannot read cassette: {error.strerror or error}") from None
     try:
-        return yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+        return yaml.load(text, Loader=_YAML_LOADER)  # CSafeLoader when built: big cassettes
     except yaml.YAMLError as error:
         raise CassetteError(f"{path}: invalid YAML{_yaml_position(error)}") from None
 
@@ -366,7 +363,7 @@ def _walk_object(
             child = _child(pointer, key)
             yield _Node(child, json_type(item), "undocumented")
             yield from _walk(schemas, None, item, child)
-        elif member[1] or not shape.open_map:
+        elif member[1]:  # empty: a key of an open map, nothing declared below it
             yield from _visit(schemas, member[1], item, _child(pointer, member[0]))
 
 

@@ -241,11 +241,23 @@ class Contract:
 
 
 def load_contract(path: Path | str | None = None) -> Contract:
-    """Load, validate and index a contract; raises ContractError with a one-line message."""
+    """Load, validate and index a contract; raises ContractError with a one-line message.
+
+    Loaded contracts are cached by path and content hash: validation is the slow part and a
+    run builds many runtimes (self-tests, fault tests).
+    """
     contract_path = Path(path) if path is not None else default_contract_path()
     document, raw = read_document(contract_path)
-    validate_openapi(contract_path, document)
-    return Contract(contract_path, document, sha256_of(raw))
+    sha = sha256_of(raw)
+    key = (str(contract_path.resolve()), sha)
+    cached = _CACHE.get(key)
+    if cached is None:
+        validate_openapi(contract_path, document)
+        cached = _CACHE[key] = Contract(contract_path, document, sha)
+    return cached
+
+
+_CACHE: dict[tuple[str, str], Contract] = {}
 
 
 _SEGMENT_PARAM = re.compile(r"^\{([^}]+)\}$")

@@ -110,9 +110,11 @@ class Dispatcher:
         self._id_lock = threading.Lock()
 
     def handle(self, request: MockRequest) -> MockResponse:
-        if request.raw_path.startswith(CONTROL_PREFIX) and self.control is not None:
-            return self.control(request, request.raw_path[len(CONTROL_PREFIX) :])
         request_id = self._next_request_id()
+        if request.raw_path.startswith(CONTROL_PREFIX) and self.control is not None:
+            response = self.control(request, request.raw_path[len(CONTROL_PREFIX) :])
+            response.headers.setdefault("x-request-id", request_id)
+            return response
         try:
             status, payload = self._serve(request)
         except HttpError as exc:

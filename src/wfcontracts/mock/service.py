@@ -62,6 +62,8 @@ class MockService:
         self.backend.advance()
 
     def set_faults(self, names: list[str]) -> None:
+        """Switch exactly ``names`` on; an unknown name raises and changes nothing."""
+        names = FaultSet(names).names
         self.faults.clear()
         for name in names:
             self.faults.enable(name)

@@ -1,0 +1,110 @@
+"""The CLI as a user runs it: a subprocess, exit codes 0/1/2, one-line errors, no secrets."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from wfcontracts.mock.server import BackgroundServer, serve_in_background
+from wfcontracts.mock.service import MockService
+
+SECRET = "wfc-RECOGNISABLE-secret-token-7f3a9c"
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wfcontracts.cli", *args],
+        capture_output=True, text=True, timeout=timeout, cwd=cwd,
+    )  # fmt: skip
+
+
+def assert_usage_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[BackgroundServer]:
+    with serve_in_background(MockService(tokens=[SECRET])) as server:
+        yield server
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unknown_flag() -> None:
+    assert_usage_error(run_cli("verify", "--no-such-flag"), "--no-such-flag")
+
+
+def test_unreachable_url() -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    assert_usage_error(run_cli("verify", "--base-url", url, "--project", "p", "--token", SECRET), "127.0.0.1")
+
+
+def test_wrong_token_is_rejected_without_echoing_it(served: BackgroundServer) -> None:
+    wrong = "wfc-wrong-token-0123456789"
+    result = run_cli("verify", "--base-url", served.base_url, "--project", "p", "--token", wrong)
+    assert_usage_error(result, "401")
+    assert wrong not in result.stderr + result.stdout
+
+
+def test_malformed_contract(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("openapi: 3.1.0\ninfo: [oops\n")
+    assert_usage_error(run_cli("verify", "--contract", str(bad)), str(bad), "YAML")
+
+
+def test_unknown_fault() -> None:
+    assert_usage_error(run_cli("verify", "--fault", "no_such_fault"), "no_such_fault")
+
+
+def test_compat_bad_input(tmp_path: Path) -> None:
+    assert_usage_error(run_cli("compat", str(tmp_path / "missing.yaml"), str(tmp_path / "x.yaml")), "missing.yaml")
+
+
+def test_verify_over_http_passes_and_leaks_no_secret(served: BackgroundServer, tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    result = run_cli(
+        "verify", "--base-url", served.base_url, "--project", "p", "--token", SECRET,
+        "--suite", "contract", "--report-dir", str(reports),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "contract" in result.stdout and "gate: PASSED" in result.stdout
+    summary = json.loads((reports / "summary.json").read_text())
+    assert summary["totals"]["failed"] == 0 and summary["totals"]["passed"] > 20
+    assert summary["target"] == {"kind": "live", "baseUrl": served.base_url, "project": "p"}
+    outputs = [result.stdout, result.stderr] + [
+        p.read_text(errors="replace") for p in reports.rglob("*") if p.is_file()
+    ]
+    assert all(SECRET not in text for text in outputs)
+
+
+def test_verify_with_a_fault_fails_with_exit_1(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    result = run_cli("verify", "--suite", "contract", "--fault", "metadata_not_echoed", "--report-dir", str(reports))
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    summary = json.loads((reports / "summary.json").read_text())
+    failed = {c["check"] for c in summary["checks"] if c["outcome"] == "failed"}
+    assert "request_echo" in failed
+    junit = (reports / "junit.xml").read_text()
+    assert "request_echo" in junit and "<failure" in junit
+    assert "request_echo" in (reports / "index.html").read_text()
+
+
+def test_mock_faults_lists_every_fault() -> None:
+    result = run_cli("mock", "faults")
+    assert result.returncode == 0
+    assert "retry_new_id" in result.stdout and "auth_ignored" in result.stdout
