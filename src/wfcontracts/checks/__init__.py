@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wfcontracts.checks import executions as _executions  # noqa: F401  (registers checks)
+from wfcontracts.checks import lifecycle as _lifecycle  # noqa: F401  (registers checks)
 from wfcontracts.checks import response as _response  # noqa: F401  (registers checks)
 from wfcontracts.checks.exchange import Exchange
 from wfcontracts.checks.failures import CheckFailure, Severity

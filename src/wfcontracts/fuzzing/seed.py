@@ -1,0 +1,83 @@
+"""Seed data so generated requests reach business logic instead of 404s.
+
+A probe workflow version (`<run prefix>-fuzz`: an async wait task, then a succeed task) and
+executions in every reachable status, created with the public API only (the probe-workflow
+convention), so the same seed works on the embedded mock and on a live project.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from wfcontracts.scenarios.probes import Probe, depends, succeed_task, wait_task
+
+if TYPE_CHECKING:
+    from wfcontracts.runtime import Runtime
+
+WAIT = "wait"
+DONE = "done"
+RUNNING_EXECUTIONS = 3
+
+
+@dataclass
+class SeedData:
+    """Ids the generators draw from: a version, executions by status, async task ids."""
+
+    workflow_external_id: str
+    version: str
+    executions: dict[str, list[str]] = field(default_factory=dict)
+    waiting_task_ids: list[str] = field(default_factory=list)
+    probe: Probe | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def execution_ids(self) -> list[str]:
+        """Every seeded execution id, in a stable order (status, then creation)."""
+        return [xid for status in sorted(self.executions) for xid in self.executions[status]]
+
+    def fresh_nonce(self) -> str:
+        """A session nonce from the target (CDF validates nonces; the mock takes any)."""
+        if self.probe is None:
+            return "wfcontracts-fuzz-nonce"
+        with self._lock:
+            return self.probe.nonce()
+
+    def add_execution(self, status: str, execution_id: str) -> None:
+        with self._lock:
+            self.executions.setdefault(status, []).append(execution_id)
+
+
+def seed(runtime: Runtime, scenario: str = "fuzz") -> SeedData:
+    """Create the probe version and one execution per status (several RUNNING)."""
+    # Seeding sends no checks: judging the target is the fuzzers' job, not the fixture's.
+    probe = Probe(runtime, runtime.session(checks=[]))
+    tasks = [wait_task(WAIT, probe.async_function), succeed_task(DONE, **depends(WAIT))]
+    xid, version = probe.upsert(scenario, tasks)
+    data = SeedData(xid, version, probe=probe)
+    for _ in range(RUNNING_EXECUTIONS):
+        execution_id, task_id = _started(probe, xid, version)
+        data.add_execution("RUNNING", execution_id)
+        data.waiting_task_ids.append(task_id)
+    _finish(probe, data, "COMPLETED", "COMPLETED")
+    _finish(probe, data, "FAILED", "FAILED_WITH_TERMINAL_ERROR")
+    execution_id, task_id = _started(probe, xid, version)
+    probe.cancel(execution_id, reason="wfcontracts fuzz seed")
+    data.add_execution("TERMINATED", execution_id)
+    data.waiting_task_ids.append(task_id)
+    return data
+
+
+def _started(probe: Probe, xid: str, version: str) -> tuple[str, str]:
+    execution_id = str(probe.run(xid, version, input={"seed": True})["id"])
+    task = probe.wait_for_task(execution_id, WAIT)
+    return execution_id, str(task["id"])
+
+
+def _finish(probe: Probe, data: SeedData, status: str, task_status: str) -> None:
+    execution_id, task_id = _started(probe, data.workflow_external_id, data.version)
+    probe.update_task(task_id, task_status)
+    detail = probe.wait_terminal(execution_id)
+    data.add_execution(str(detail.get("status", status)), execution_id)
+    data.waiting_task_ids.append(task_id)
