@@ -15,6 +15,7 @@ from wfcontracts.checks import CheckedSession, CheckFailure
 from wfcontracts.checks.exchange import Exchange
 from wfcontracts.errors import WfcontractsError
 from wfcontracts.mock.service import MockService
+from wfcontracts.reporting.allure_steps import attach_exchange, label_test
 from wfcontracts.reporting.results import ResultCollector
 from wfcontracts.runtime import DEFAULT_ASYNC_FUNCTION, RunOptions, Runtime, build_runtime
 from wfcontracts.scenarios.cleanup import delete_run_resources
@@ -96,12 +97,47 @@ def wfc_session(wfc_runtime: Runtime, request: pytest.FixtureRequest) -> Checked
     """A session whose exchanges are recorded for this test's report entry."""
     session = wfc_runtime.session()
     collector = request.config.stash[COLLECTOR_KEY]
+    labelled: list[bool] = []
 
     def observe(exchange: Exchange, failures: list[CheckFailure]) -> None:
         collector.observe(request.node.nodeid, exchange, failures)
+        if not labelled:
+            labelled.append(True)
+            _label(request.node, exchange)
+        attach_exchange(exchange, failures, wfc_runtime.secrets)
 
     session.observers.append(observe)
     return session
+
+
+def _label(item: pytest.Item, exchange: Exchange) -> None:
+    """Allure labels: epic = API area, feature = operation, story = check or scenario."""
+
+    def arg(name: str) -> str | None:
+        marker = item.get_closest_marker(name)
+        return str(marker.args[0]) if marker and marker.args else None
+
+    operation_id = arg("operation") or exchange.operation.operation_id
+    label_test(
+        area=_AREAS.get(operation_id, "Workflows API"),
+        operation=operation_id,
+        story=arg("check") or item.name.split("[")[0],
+        severity=arg("severity") or "major",
+    )
+
+
+_AREAS = {
+    "FetchAllWorkflows": "Workflows", "CreateOrUpdateWorkflow": "Workflows",
+    "DeleteWorkflows": "Workflows", "fetchWorkflowDetails": "Workflows",
+    "CreateOrUpdateWorkflowVersion": "Workflow versions", "ListWorkflowVersions": "Workflow versions",
+    "DeleteSpecificVersionsOfWorkflow": "Workflow versions", "GetSpecificVersion": "Workflow versions",
+    "TriggerRunOfSpecificVersionOfWorkflow": "Workflow executions",
+    "ListWorkflowExecutions": "Workflow executions",
+    "ExecutionOfSpecificRunOfWorkflow": "Workflow executions",
+    "WorkflowExecutionCancellation": "Workflow executions",
+    "WorkflowExecutionRetry": "Workflow executions", "UpdateTaskStatus": "Tasks",
+    "createSessions": "Sessions",
+}  # fmt: skip
 
 
 @pytest.fixture

@@ -77,7 +77,9 @@ class Worker:
         if (execution_id := self.pick()) is None:
             return
         detailed = self.call("retrieve", "GET", f"/workflows/executions/{execution_id}")
-        waiting = [t for t in detailed.json().get("executedTasks", []) if t["status"] == "IN_PROGRESS"]
+        waiting = [
+            t for t in detailed.json().get("executedTasks", []) if t["status"] == "IN_PROGRESS"
+        ]
         if waiting:
             status = self.rng.choice(["COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR"])
             body = {"status": status, "output": {"by": "load"}}
@@ -116,7 +118,11 @@ def _seed_versions(http: httpx.Client) -> None:
             "retries": 1,
             "parameters": {"function": {"externalId": "fn"}, "isAsyncComplete": is_async},
         }
-        item = {"workflowExternalId": workflow, "version": "1", "workflowDefinition": {"tasks": [task]}}
+        item = {
+            "workflowExternalId": workflow,
+            "version": "1",
+            "workflowDefinition": {"tasks": [task]},
+        }
         response = http.post(f"{API}/workflows/versions", json={"items": [item]}, headers=AUTH)
         assert response.status_code == 200, response.text
 
@@ -167,7 +173,9 @@ def test_mixed_load_loses_nothing_and_keeps_invariants(server: BackgroundServer)
         assert set(listed_ids) == set(created)
 
         # Exactly one status each: the per-status lists partition the full list.
-        by_status = {s: {e["id"] for e in _list_all(http, {"status": [s]})} for s in EXECUTION_STATUSES}
+        by_status = {
+            s: {e["id"] for e in _list_all(http, {"status": [s]})} for s in EXECUTION_STATUSES
+        }
         assert sum(len(ids) for ids in by_status.values()) == len(created)
         assert set().union(*by_status.values()) == set(created)
 
@@ -183,7 +191,9 @@ def _assert_invariants(execution: dict[str, Any]) -> None:
     assert all(task["status"] in TASK_STATUSES for task in execution["executedTasks"])
     if status in TERMINAL_EXECUTION_STATUSES:
         assert execution["endTime"] >= execution["startTime"], execution
-        active = [t for t in execution["executedTasks"] if t["status"] in ("IN_PROGRESS", "SCHEDULED")]
+        active = [
+            t for t in execution["executedTasks"] if t["status"] in ("IN_PROGRESS", "SCHEDULED")
+        ]
         assert active == [], execution
     else:
         assert "endTime" not in execution, execution

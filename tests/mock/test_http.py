@@ -232,7 +232,9 @@ def test_read_only_token_reads_but_cannot_write(client: httpx.Client) -> None:
 
     run = client.post(f"{API}/workflows/wf/versions/1/run", json=RUN_BODY, headers=READ_AUTH)
     _assert_envelope(run, 403)
-    upsert = client.post(f"{API}/workflows", json={"items": [{"externalId": "x"}]}, headers=READ_AUTH)
+    upsert = client.post(
+        f"{API}/workflows", json={"items": [{"externalId": "x"}]}, headers=READ_AUTH
+    )
     _assert_envelope(upsert, 403)
     still_empty = client.post(f"{API}/workflows/executions/list", json={}, headers=AUTH)
     assert still_empty.json()["items"] == []

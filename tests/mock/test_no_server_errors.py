@@ -55,7 +55,11 @@ def _seed(service: MockService) -> None:
     for workflow in ("seeded", "a"):
         backend.upsert_version(
             PROJECT,
-            {"workflowExternalId": workflow, "version": "1", "workflowDefinition": {"tasks": [task]}},
+            {
+                "workflowExternalId": workflow,
+                "version": "1",
+                "workflowDefinition": {"tasks": [task]},
+            },
         )
         run_body: dict[str, Any] = {"authentication": {"nonce": "n"}, "input": {"x": 1}}
         for _ in range(3):
@@ -69,7 +73,7 @@ def _seed(service: MockService) -> None:
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
-def test_no_request_gets_a_server_error(case: schemathesis.Case, api_root: str) -> None:
+def test_no_request_gets_a_server_error(case: schemathesis.Case[Any], api_root: str) -> None:
     case.call_and_validate(
         base_url=api_root,
         headers={"Authorization": f"Bearer {TOKEN}"},

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from cognite.client import ClientConfig, CogniteClient
@@ -232,7 +232,11 @@ def test_task_update_completed_and_failed(client: CogniteClient) -> None:
     completes = client.workflows.executions.run(workflow_id, "1")
     fails = client.workflows.executions.run(workflow_id, "1")
 
-    for execution_id, status in ((completes.id, "completed"), (fails.id, "failed")):
+    cases: list[tuple[str, Literal["completed", "failed"]]] = [
+        (completes.id, "completed"),
+        (fails.id, "failed"),
+    ]
+    for execution_id, status in cases:
         detailed = _poll(client, execution_id, _task_in_progress)
         task_id = detailed.executed_tasks[0].id
         output = {"response": {"answer": status}}
@@ -313,13 +317,13 @@ def test_list_pagination_over_many_executions(
         backend.run_execution(PROJECT, workflow_id, "1", {"authentication": {"nonce": "n"}})["id"]
         for _ in range(1_150)
     }
-    filter_ = {"workflow_version_ids": (workflow_id, "1")}
+    version_id = (workflow_id, "1")
 
-    everything = client.workflows.executions.list(**filter_, limit=None)
+    everything = client.workflows.executions.list(version_id, limit=None)
     ids = [e.id for e in everything]
     assert len(ids) == len(set(ids)) == 1_150
     assert set(ids) == created
 
-    partial = [e.id for e in client.workflows.executions.list(**filter_, limit=1_075)]
+    partial = [e.id for e in client.workflows.executions.list(version_id, limit=1_075)]
     assert partial == ids[:1_075]
-    assert [e.id for e in client.workflows.executions.list(**filter_, limit=120)] == ids[:120]
+    assert [e.id for e in client.workflows.executions.list(version_id, limit=120)] == ids[:120]

@@ -375,7 +375,7 @@ class _Judge:
                 allowed = "no task IN_PROGRESS or SCHEDULED after a cancel (they become CANCELED)"
                 self._fail_cancel(seen, TASKS, f"after cancel: {names}", allowed)
             seen.cancelled_by = None
-        for external_id, before in seen.frozen.items():
+        for external_id, before in list(seen.frozen.items()):
             now = {_key(t) for t in tasks if t.get("externalId") == external_id}
             if now != before:
                 self._fail_rerun(seen, external_id, before, now)

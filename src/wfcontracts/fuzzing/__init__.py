@@ -1,2 +1,3 @@
 """fuzzing."""
+
 from __future__ import annotations

@@ -49,7 +49,9 @@ class WfcontractsCheckFailed(Failure):
     kind_title: ClassVar[str] = "wfcontracts check failed"
 
     def __init__(self, failure: CheckFailure, operation: str) -> None:
-        super().__init__(operation=operation, title=f"wfcontracts: {failure.check}", message=failure.message)
+        super().__init__(
+            operation=operation, title=f"wfcontracts: {failure.check}", message=failure.message
+        )
         self.failure = failure
 
     @property

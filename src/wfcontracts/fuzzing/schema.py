@@ -9,7 +9,6 @@ per-case path. Live targets get a plain `requests` session, a bounded request ra
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
 
 API_ROOT = "{base}/api/v1/projects/{project}"
 MOCK_ORIGIN = "http://wfcontracts.mock"
-WsgiApp = Callable[[dict[str, Any], Any], list[bytes]]
 #: Statuses a well-formed request may legitimately get where the docs are silent (see `_checks`).
 POSITIVE_EXPECTED = ["2xx", "400", "401", "403", "404", "409", "422"]
 NEGATIVE_EXPECTED = ["400", "401", "403", "404", "409", "413", "422"]
@@ -43,7 +41,7 @@ class FuzzOptions:
     seed: int | None = None
     time_budget_s: float | None = None
     max_rps: float | None = None
-    phases: tuple[str, ...] = ("examples", "coverage", "fuzzing")
+    phases: tuple[str, ...] = ("examples", "coverage", "fuzzing", "stateful")
     stateful_steps: int = 12
 
 
@@ -53,7 +51,7 @@ class FuzzTarget:
 
     api_root: str
     headers: dict[str, str] = field(default_factory=dict)
-    app: WsgiApp | None = None
+    app: MockApp | None = None
     credentials: ClientCredentialsAuth | None = None
     max_rps: float | None = None
     secrets: tuple[str, ...] = ()
@@ -64,14 +62,19 @@ class FuzzTarget:
         return self.deadline is not None and time.monotonic() > self.deadline
 
 
-def wsgi_app(service: MockService) -> WsgiApp:
-    """A WSGI callable answering from `service` in-process (sync, no event loop or socket).
+class MockApp:
+    """A WSGI app answering from a mock in-process (sync: no event loop, no socket).
 
     schemathesis sends every request of a schema with an `app` — its checks' probes included —
-    through this callable, so the embedded mock needs no port.
+    through it. `service` may be bound after the schema is loaded (at pytest collection).
     """
 
-    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    def __init__(self, service: MockService | None = None) -> None:
+        self.service = service
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if self.service is None:
+            raise RuntimeError("no mock bound to the fuzz schema yet")
         raw_uri = environ.get("RAW_URI") or environ.get("PATH_INFO", "/")
         length = int(environ.get("CONTENT_LENGTH") or 0)
         headers = {
@@ -81,7 +84,7 @@ def wsgi_app(service: MockService) -> WsgiApp:
         }
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = environ["CONTENT_TYPE"]
-        answer = service.handle(
+        answer = self.service.handle(
             MockRequest(
                 method=environ["REQUEST_METHOD"],
                 raw_path=raw_uri.partition("?")[0],
@@ -94,17 +97,17 @@ def wsgi_app(service: MockService) -> WsgiApp:
         start_response(f"{answer.status} {reason}", list(answer.headers.items()))
         return [answer.body]
 
-    return app
-
 
 _KNOWN = {status.value for status in HTTPStatus}
 
 
-def mock_target(service: MockService, token: str, project: str = "wfcontracts") -> FuzzTarget:
+def mock_target(
+    service: MockService | None, token: str, project: str = "wfcontracts"
+) -> FuzzTarget:
     """A target answering in-process from `service` (the embedded mock)."""
     api_root = API_ROOT.format(base=MOCK_ORIGIN, project=project)
-    headers = {"Authorization": f"Bearer {token}"}
-    return FuzzTarget(api_root, headers, app=wsgi_app(service), secrets=(token,))
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return FuzzTarget(api_root, headers, app=MockApp(service), secrets=(token,) if token else ())
 
 
 def live_target(
@@ -195,7 +198,9 @@ def load_schema(
 ) -> BaseSchema:
     """The contract as a schemathesis schema aimed at `target`."""
     config = schemathesis.Config.from_dict(schema_config(target, options))
-    schema = schemathesis.openapi.from_path(str(contract_path or default_contract_path()), config=config)
+    schema = schemathesis.openapi.from_path(
+        str(contract_path or default_contract_path()), config=config
+    )
     if target.app is not None:
         schema.app = target.app
     if target.credentials is not None:

@@ -94,6 +94,7 @@ class ResultCollector:
             "message": self._mask(_message(report, failure)),
             "nodeid": item.nodeid,
             "durationSeconds": round(report.duration, 4),
+            "atSeconds": round(time.time() - self.started, 3),
             "reproduction": self._mask(failure.reproduction)
             if failure and failure.reproduction
             else None,

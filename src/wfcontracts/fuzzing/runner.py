@@ -1,0 +1,231 @@
+"""One fuzz run: the schema bound to a target, seeded, hooked, judged; failures reproducible.
+
+Suites call :func:`start` once per session, then :meth:`Fuzz.check_case` per generated case
+(stateless) or :meth:`Fuzz.state_machine` (stateful). A failure carries the seed, a curl line
+with secrets masked, and the failing request sequence saved as a VCR cassette under
+`reports/fuzz/`.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from schemathesis.core.failures import FailureGroup
+from schemathesis.generation.stateful.state_machine import APIStateMachine
+from vcr.serializers import yamlserializer
+
+from wfcontracts.contract import load_contract
+from wfcontracts.fuzzing import checks as fuzz_checks
+from wfcontracts.fuzzing import hooks
+from wfcontracts.fuzzing.schema import (
+    FuzzOptions,
+    FuzzTarget,
+    live_target,
+    load_schema,
+    mock_target,
+    register_client_credentials,
+    target_for,
+)
+from wfcontracts.fuzzing.seed import SeedData, seed
+from wfcontracts.redact import curl_command, mask_known, scrub_body, scrub_headers, scrub_url
+from wfcontracts.runtime import RunOptions, resolve_config
+
+if TYPE_CHECKING:
+    from schemathesis import BaseSchema, Case, Response
+
+    from wfcontracts.runtime import Runtime
+
+REPORT_DIR = Path("reports") / "fuzz"
+
+
+@dataclass
+class Fuzz:
+    """A hooked schema aimed at one target; :meth:`attach` seeds it and binds our checks.
+
+    Built at pytest collection (schemathesis parametrizes from it, no network needed), attached
+    to the session's runtime when the first fuzz test runs.
+    """
+
+    options: FuzzOptions
+    target: FuzzTarget
+    schema: BaseSchema
+    rewriter: hooks.CaseRewriter
+    report_dir: Path = REPORT_DIR
+    run: fuzz_checks.FuzzRun | None = None
+    seed_data: SeedData | None = None
+    cases: int = 0
+    cassettes: list[Path] = field(default_factory=list)
+
+    def attach(self, runtime: Runtime) -> None:
+        """Point the schema at the runtime's target, seed it and bind the run's checks."""
+        live = target_for(runtime, self.options)
+        self.target.headers, self.target.secrets = live.headers, live.secrets
+        self.target.deadline = live.deadline
+        if self.target.app is not None:
+            self.target.app.service = runtime.mock
+        if live.credentials is not None:
+            register_client_credentials(self.schema, live.credentials)
+        self.seed_data = seed(runtime)
+        self.run = fuzz_checks.bind(runtime.context)
+        self.rewriter.bind(self.seed_data, runtime.context)
+
+    def detach(self) -> None:
+        fuzz_checks.unbind()
+        if self.target.app is not None:
+            self.target.app.service = None
+
+    @property
+    def seed(self) -> int:
+        return int(self.options.seed or 0)
+
+    def check_case(self, case: Case, test_name: str) -> None:
+        """Send one generated case and judge it with every check (stateless)."""
+        if self.target.out_of_time:
+            return  # the time budget is spent: remaining examples pass without a request
+        self.cases += 1
+        response = case.call(headers=self.target.headers)
+        try:
+            case.validate_response(
+                response,
+                headers=self.target.headers,
+                transport_kwargs={"headers": self.target.headers},
+            )
+        except FailureGroup as exc:
+            self.explain(exc, test_name, [response])
+            raise
+
+    def explain(self, exc: BaseException, test_name: str, sequence: list[Response]) -> None:
+        """Attach seed, curl and the saved cassette to a failure."""
+        path = self.save_cassette(test_name, sequence)
+        last = sequence[-1].request
+        curl = curl_command(
+            str(last.method),
+            str(last.url),
+            dict(last.headers),
+            last.body,
+            secrets=self.target.secrets,
+        )
+        exc.add_note(
+            f"wfcontracts fuzz: --seed {self.seed}\n  reproduce: {curl}\n  cassette: {path}"
+        )
+
+    def save_cassette(self, test_name: str, sequence: list[Response]) -> Path:
+        """The request sequence as a vcrpy cassette, secrets scrubbed."""
+        self.report_dir.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name).strip("_")[:120]
+        path = self.report_dir / f"{name}-seed{self.seed}.yaml"
+        cassette = {"interactions": [self._interaction(r) for r in sequence], "version": 1}
+        path.write_text(mask_known(yamlserializer.serialize(cassette), self.target.secrets))
+        self.cassettes.append(path)
+        return path
+
+    @staticmethod
+    def _interaction(response: Response) -> dict[str, Any]:
+        request = response.request
+        body = request.body or b""
+        raw = body.encode() if isinstance(body, str) else bytes(body)
+        content_type = request.headers.get("content-type")
+        return {
+            "request": {
+                "method": request.method,
+                "uri": scrub_url(str(request.url)),
+                "body": scrub_body(raw, content_type).decode("utf-8", "replace") or None,
+                "headers": scrub_headers({k: [str(v)] for k, v in request.headers.items()}),
+            },
+            "response": {
+                "status": {"code": response.status_code, "message": response.message},
+                "headers": scrub_headers(dict(response.headers)),
+                "body": {"string": response.text},
+            },
+        }
+
+    def state_machine(self) -> type[APIStateMachine]:
+        """The contract's links as a schemathesis state machine, judged by every check."""
+        return _bind_machine(self)
+
+
+_PREPARED: list[Fuzz] = []
+
+
+def configure(options: RunOptions) -> None:
+    """Remember the run's options so test modules can build the schema at collection."""
+    _CONFIGURED[:] = [options]
+    _PREPARED.clear()
+
+
+def prepared() -> Fuzz:
+    """The session's fuzz run, built once per process from the configured options."""
+    if not _PREPARED:
+        options = _CONFIGURED[0] if _CONFIGURED else RunOptions()
+        _PREPARED.append(prepare(options))
+    return _PREPARED[0]
+
+
+_CONFIGURED: list[RunOptions] = []
+
+
+def prepare(options: RunOptions, report_dir: Path = REPORT_DIR, **overrides: Any) -> Fuzz:
+    """A fuzz run for the target `options` describe (no network: safe at collection)."""
+    fuzz_options = fuzz_options_from(options, **overrides)
+    config = resolve_config(options)
+    if config.kind == "live" and config.base_url:
+        target = live_target(config.base_url, config.project, max_rps=fuzz_options.max_rps)
+    else:
+        target = mock_target(None, "", config.project)
+    schema = load_schema(target, fuzz_options, options.contract_path)
+    rewriter = hooks.install(schema, load_contract(options.contract_path))
+    return Fuzz(fuzz_options, target, schema, rewriter, report_dir)
+
+
+def fuzz_options_from(options: RunOptions, **overrides: Any) -> FuzzOptions:
+    """Fuzz options from the run's flags (`--max-examples`, `--seed`, `--max-rps`).
+
+    Without `--seed` a random one is drawn and reported with every failure.
+    """
+    values: dict[str, Any] = {
+        "max_examples": options.max_examples,
+        "seed": options.seed if options.seed is not None else secrets.randbelow(2**31),
+        "max_rps": options.max_requests_per_second,
+    }
+    values.update(overrides)
+    return FuzzOptions(**values)
+
+
+def _bind_machine(fuzz: Fuzz) -> type[APIStateMachine]:
+    base = fuzz.schema.as_state_machine()
+
+    class WfcontractsStateMachine(base):  # type: ignore[valid-type, misc]
+        """Every step carries our auth; a failing sequence is saved as a cassette."""
+
+        def setup(self) -> None:
+            self.sequence: list[Response] = []
+
+        def get_call_kwargs(self, case: Case) -> dict[str, Any]:
+            return {"headers": fuzz.target.headers}
+
+        def after_call(self, response: Response, case: Case) -> None:
+            super().after_call(response, case)
+            fuzz.cases += 1
+            self.sequence.append(response)
+
+        def validate_response(
+            self, response: Response, case: Case, additional_checks: Any = None, **kwargs: Any
+        ) -> None:
+            try:
+                # `headers` tells ignored_auth the Authorization header is ours (explicit).
+                case.validate_response(
+                    response,
+                    additional_checks=additional_checks,
+                    headers=fuzz.target.headers,
+                    transport_kwargs=kwargs or None,
+                    recorder=getattr(self, "recorder", None),
+                )
+            except FailureGroup as exc:
+                fuzz.explain(exc, "stateful", self.sequence)
+                raise
+
+    return WfcontractsStateMachine

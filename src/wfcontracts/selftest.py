@@ -1,0 +1,101 @@
+"""The suite's mutation score: the default verify must pass on the clean mock and fail on every
+named fault. A surviving fault is a hole in the suites, not something to exclude."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from wfcontracts.errors import WfcontractsError
+from wfcontracts.mock.faults import FAULTS, FaultSet
+
+
+@dataclass
+class Outcome:
+    fault: str | None
+    exit_code: int
+    failed_checks: list[str]
+    first_failure_s: float | None
+    wall_s: float
+    error: str = ""
+
+    @property
+    def killed(self) -> bool:
+        return self.exit_code == 1 and bool(self.failed_checks)
+
+
+def verify_once(fault: str | None, max_examples: int, report_dir: Path) -> Outcome:
+    """One default verify against the embedded mock, in a subprocess (clean state per run)."""
+    out = report_dir / (fault or "clean")
+    command = [
+        sys.executable, "-m", "wfcontracts.cli", "verify", "--quiet", "--seed", "1",
+        "--max-examples", str(max_examples), "--report-dir", str(out),
+    ]  # fmt: skip
+    if fault:
+        command += ["--fault", fault]
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    wall = time.perf_counter() - started
+    summary_path = out / "summary.json"
+    if not summary_path.is_file():
+        return Outcome(fault, result.returncode, [], None, wall, result.stderr.strip()[-300:])
+    summary = json.loads(summary_path.read_text())
+    failed = [c for c in summary.get("checks", []) if c.get("outcome") in ("failed", "error")]
+    firsts = [c["atSeconds"] for c in failed if isinstance(c.get("atSeconds"), int | float)]
+    return Outcome(
+        fault,
+        result.returncode,
+        sorted({c["check"] for c in failed}),
+        min(firsts) if firsts else None,
+        wall,
+    )
+
+
+def format_table(clean: Outcome, outcomes: list[Outcome]) -> str:
+    width = max([len(o.fault or "") for o in outcomes] + [5])
+    lines = [f"{'fault':<{width}}  {'killed':<6}  {'first failure':>13}  killed by"]
+    for outcome in outcomes:
+        first = f"{outcome.first_failure_s:.1f} s" if outcome.first_failure_s is not None else "-"
+        checks = ", ".join(outcome.failed_checks) or (outcome.error or "(nothing failed)")
+        lines.append(
+            f"{outcome.fault:<{width}}  {'yes' if outcome.killed else 'NO':<6}  {first:>13}  {checks}"
+        )
+    killed = sum(o.killed for o in outcomes)
+    clean_state = "passed" if clean.exit_code == 0 else f"FAILED (exit {clean.exit_code})"
+    lines.append(f"clean mock: {clean_state} in {clean.wall_s:.1f} s")
+    lines.append(f"mutation score: {killed}/{len(outcomes)} killed ({100 * killed / max(len(outcomes), 1):.0f} %)")
+    return "\n".join(lines)
+
+
+def run_selftest(
+    *, faults: Sequence[str] = (), max_examples: int = 10, jobs: int = 2, report_dir: Path
+) -> int:
+    """Print the fault → killing checks table; exit 0 only when clean passes and all are killed."""
+    names = list(faults) or sorted(FAULTS)
+    FaultSet(names)  # unknown names → one-line error
+    if jobs < 1:
+        raise WfcontractsError("--jobs must be at least 1")
+    report_dir.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        clean_future = pool.submit(verify_once, None, max_examples, report_dir)
+        futures = [pool.submit(verify_once, name, max_examples, report_dir) for name in names]
+        clean = clean_future.result()
+        outcomes = [future.result() for future in futures]
+    print(format_table(clean, outcomes))
+    (report_dir / "selftest.json").write_text(
+        json.dumps(
+            {
+                "clean": clean.__dict__,
+                "faults": [o.__dict__ | {"killed": o.killed} for o in outcomes],
+                "score": {"killed": sum(o.killed for o in outcomes), "total": len(outcomes)},
+            },
+            indent=2,
+        )
+    )
+    return 0 if clean.exit_code == 0 and all(o.killed for o in outcomes) else 1

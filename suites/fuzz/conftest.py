@@ -1,0 +1,30 @@
+"""Fixtures of the fuzz suites: one seeded, hooked schemathesis schema per session (per worker).
+
+The schema is built at collection from the run's options (schemathesis parametrizes the tests
+from it); the `fuzz` fixture attaches it to the session's target, seeds data and binds checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from wfcontracts.fuzzing import runner
+from wfcontracts.pytest_plugin import options_from
+from wfcontracts.runtime import Runtime
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    runner.configure(options_from(config))
+
+
+@pytest.fixture(scope="session")
+def fuzz(wfc_runtime: Runtime) -> Iterator[runner.Fuzz]:
+    """The fuzz run of this session: budget from `--max-examples` / `--seed` / `--max-rps`."""
+    run = runner.prepared()
+    run.attach(wfc_runtime)
+    try:
+        yield run
+    finally:
+        run.detach()

@@ -1,0 +1,35 @@
+"""Stateful fuzzing through the contract's links: upsert version → run → get / cancel / retry →
+task update, every step judged by all schemathesis checks, ours and the lifecycle oracle."""
+
+from __future__ import annotations
+
+import hypothesis
+import pytest
+
+from wfcontracts.fuzzing.runner import Fuzz
+
+pytestmark = [pytest.mark.live_safe, pytest.mark.check("fuzz_stateful")]
+
+
+def _run_machine(fuzz: Fuzz, max_examples: int) -> None:
+    machine = fuzz.state_machine()
+    settings = hypothesis.settings(
+        max_examples=max_examples,
+        stateful_step_count=fuzz.options.stateful_steps,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(hypothesis.HealthCheck),
+    )
+    machine.run(settings=settings)
+
+
+def test_links(fuzz: Fuzz) -> None:
+    """A small deterministic budget: `--max-examples` sequences (CI default)."""
+    _run_machine(fuzz, max(1, fuzz.options.max_examples // 2))
+
+
+@pytest.mark.slow
+def test_links_campaign(fuzz: Fuzz) -> None:
+    """A larger campaign: 8x the budget."""
+    _run_machine(fuzz, fuzz.options.max_examples * 8)
