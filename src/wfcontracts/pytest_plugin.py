@@ -184,3 +184,68 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     target = session.config.getoption("--wfc-summary", None)
     if collector is not None and target:
         collector.write_summary(Path(target), [item.nodeid for item in session.items])
+
+
+# --- cassettes: --record-mode and --replay (the lifecycle suite) ---------------------------
+# Appended glue; the recorder itself is wfcontracts.cassettes.recorder.
+
+from wfcontracts.cassettes.recorder import (  # noqa: E402
+    CassetteError,
+    CorruptCassetteError,
+    Recorder,
+    build_cassette_runtime,
+    cassette_name,
+    suite_of,
+)
+
+RECORDER_KEY = pytest.StashKey[Recorder]()
+CASSETTE_RUNTIME_KEY = pytest.StashKey[Runtime]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under --replay or a recording --record-mode, build the cassette runtime (run id "rec")."""
+    config = session.config
+    options = options_from(config)
+    if not options.replay and options.record_mode == "none":
+        return
+    try:
+        runtime, recorder = build_cassette_runtime(options, config.rootpath / "cassettes")
+    except WfcontractsError as exc:
+        pytest.exit(f"wfcontracts: {exc}", returncode=2)
+    config.stash[RECORDER_KEY] = recorder
+    if RUNTIME_KEY not in config.stash:
+        config.stash[RUNTIME_KEY] = runtime
+        config.stash[CASSETTE_RUNTIME_KEY] = runtime
+    else:
+        runtime.close()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    runtime = config.stash.get(CASSETTE_RUNTIME_KEY, None)
+    if runtime is not None:
+        runtime.close()
+
+
+@pytest.fixture
+def wfc_cassette(wfc_runtime: Runtime, request: pytest.FixtureRequest) -> Iterator[object | None]:
+    """This test's cassette, `cassettes/<suite>/<test>.yaml`, under --replay or --record-mode.
+
+    A no-op (None) otherwise. In replay every recorded interaction must be used.
+    """
+    recorder = request.config.stash.get(RECORDER_KEY, None)
+    if recorder is None:
+        yield None
+        return
+    path = recorder.path(
+        suite_of(request.node.path, request.config.rootpath), cassette_name(request.node.name)
+    )
+    failed_before = request.session.testsfailed
+    try:
+        with recorder.use(path) as cassette:
+            yield cassette
+            if request.session.testsfailed == failed_before:
+                recorder.verify_all_played(cassette)
+    except CorruptCassetteError as exc:
+        pytest.exit(f"wfcontracts: {exc}", returncode=2)
+    except CassetteError as exc:
+        pytest.fail(str(exc), pytrace=False)

@@ -117,14 +117,21 @@ def test_filtered_pages_merge_workflows_in_order() -> None:
 
 @pytest.mark.parametrize(
     "changed",
-    [{"limit": 3}, {"limit": 2, "filter": {"status": ["RUNNING"]}}],
+    [{"limit": 2, "filter": {"status": ["RUNNING"]}}, {"filter": {"workflowFilters": [{"externalId": "x"}]}}],
 )
-def test_cursor_with_other_parameters_is_400(changed: dict[str, Any]) -> None:
+def test_cursor_with_another_filter_is_400(changed: dict[str, Any]) -> None:
     backend, _, _ = _populated()
     cursor = backend.list_executions(PROJECT, {"limit": 2})["nextCursor"]
     with pytest.raises(DomainError) as caught:
         backend.list_executions(PROJECT, {**changed, "cursor": cursor})
     assert caught.value.status == 400
+
+
+def test_cursor_survives_a_smaller_limit() -> None:
+    # The SDK lowers `limit` on its last page (1000, then the remainder) with the same cursor.
+    backend, _, _ = _populated()
+    cursor = backend.list_executions(PROJECT, {"limit": 2})["nextCursor"]
+    assert len(backend.list_executions(PROJECT, {"limit": 1, "cursor": cursor})["items"]) == 1
 
 
 def test_garbage_cursor_is_400() -> None:

@@ -101,7 +101,7 @@ def active_run() -> FuzzRun | None:
 
 
 @schemathesis.check
-def wfcontracts(ctx: schemathesis.CheckContext, response: Response, case: Case) -> bool | None:
+def wfcontracts(ctx: schemathesis.CheckContext, response: Response, case: Case[Any]) -> bool | None:
     """Run the wfcontracts registry on this response; each failure keeps its message."""
     run = active_run()
     if run is None:
@@ -126,7 +126,7 @@ def exchange_from(contract: Contract, response: Response) -> Exchange | None:
     matched = contract.match(method, relative) if relative is not None else None
     if matched is None:
         return None
-    body = request.body or b""
+    body: Any = request.body or b""
     return Exchange(
         operation=matched[0],
         method=method.lower(),

@@ -44,7 +44,7 @@ def install(schema: BaseSchema, contract: Contract) -> CaseRewriter:
     """Register the seed and byte-limit hook on `schema` only; bind its seed later."""
     rewriter = CaseRewriter(contract)
 
-    def map_case(ctx: HookContext, case: Case) -> Case:
+    def map_case(ctx: HookContext, case: Case[Any]) -> Case[Any]:
         return rewriter.rewrite(case)
 
     schema.hook("map_case")(map_case)
@@ -52,7 +52,7 @@ def install(schema: BaseSchema, contract: Contract) -> CaseRewriter:
     return rewriter
 
 
-def keep_failure(ctx: HookContext, failure: Failure, case: Case, response: Response) -> bool:
+def keep_failure(ctx: HookContext, failure: Failure, case: Case[Any], response: Response) -> bool:
     """Drop one narrow class: a JSON `null` body accepted where the body is optional.
 
     The docs do not say whether `null` counts as "no body" for an optional body; treating it so
@@ -87,7 +87,7 @@ class CaseRewriter:
         assert self._context is not None
         return self._context
 
-    def rewrite(self, case: Case) -> Case:
+    def rewrite(self, case: Case[Any]) -> Case[Any]:
         if self._data is None:
             return case  # collection-time examples, before the seed exists
         operation_id = case.operation.definition.raw.get("operationId")
@@ -100,7 +100,7 @@ class CaseRewriter:
             self._byte_probe(case, self.contract.operation(operation_id), draw)
         return case
 
-    def _seed_path(self, case: Case, operation_id: str, draw: int) -> None:
+    def _seed_path(self, case: Case[Any], operation_id: str, draw: int) -> None:
         params = case.path_parameters
         if params is None:
             return
@@ -113,13 +113,14 @@ class CaseRewriter:
             if "version" in params:
                 params["version"] = self.data.version
 
-    def _byte_probe(self, case: Case, operation: Operation, draw: int) -> None:
+    def _byte_probe(self, case: Case[Any], operation: Operation, draw: int) -> None:
         slot = (draw >> 3) % 16
         if slot not in (AT_LIMIT, OVER_LIMIT) or not operation.byte_limits:
             return
         limit = operation.byte_limits[0]
         size = limit.limit + (0 if slot == AT_LIMIT else 1)
-        body: dict[str, Any] = case.body
+        body = case.body
+        assert isinstance(body, dict)
         _put(body, limit.path, object_of_size(size))
         if operation.operation_id == RUN and case.path_parameters is not None:
             # Everything else valid, so the at-limit probe must be accepted.
@@ -151,16 +152,16 @@ def _pick(values: list[str], draw: int) -> str:
     return values[(draw >> 8) % len(values)]
 
 
-def _crc(case: Case) -> int:
+def _crc(case: Case[Any]) -> int:
     generated = [case.path_parameters, case.query, case.body]
     return zlib.crc32(json.dumps(generated, sort_keys=True, default=repr).encode())
 
 
-def _negative_at(case: Case, location: ParameterLocation) -> bool:
+def _negative_at(case: Case[Any], location: ParameterLocation) -> bool:
     meta = case.meta
     return meta is not None and meta.is_negative_at(location)
 
 
-def _fully_positive(case: Case) -> bool:
+def _fully_positive(case: Case[Any]) -> bool:
     meta = case.meta
     return meta is not None and meta.generation.mode.is_positive

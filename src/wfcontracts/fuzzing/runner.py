@@ -82,7 +82,7 @@ class Fuzz:
     def seed(self) -> int:
         return int(self.options.seed or 0)
 
-    def check_case(self, case: Case, test_name: str) -> None:
+    def check_case(self, case: Case[Any], test_name: str) -> None:
         """Send one generated case and judge it with every check (stateless)."""
         if self.target.out_of_time:
             return  # the time budget is spent: remaining examples pass without a request
@@ -101,14 +101,8 @@ class Fuzz:
     def explain(self, exc: BaseException, test_name: str, sequence: list[Response]) -> None:
         """Attach seed, curl and the saved cassette to a failure."""
         path = self.save_cassette(test_name, sequence)
-        last = sequence[-1].request
-        curl = curl_command(
-            str(last.method),
-            str(last.url),
-            dict(last.headers),
-            last.body,
-            secrets=self.target.secrets,
-        )
+        method, url, headers, body = request_parts(sequence[-1])
+        curl = curl_command(method, url, headers, body, secrets=self.target.secrets)
         exc.add_note(
             f"wfcontracts fuzz: --seed {self.seed}\n  reproduce: {curl}\n  cassette: {path}"
         )
@@ -125,16 +119,16 @@ class Fuzz:
 
     @staticmethod
     def _interaction(response: Response) -> dict[str, Any]:
-        request = response.request
-        body = request.body or b""
-        raw = body.encode() if isinstance(body, str) else bytes(body)
-        content_type = request.headers.get("content-type")
+        method, url, headers, body = request_parts(response)
+        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+        scrubbed = scrub_body(body, content_type)
+        text = scrubbed.decode("utf-8", "replace") if isinstance(scrubbed, bytes) else scrubbed
         return {
             "request": {
-                "method": request.method,
-                "uri": scrub_url(str(request.url)),
-                "body": scrub_body(raw, content_type).decode("utf-8", "replace") or None,
-                "headers": scrub_headers({k: [str(v)] for k, v in request.headers.items()}),
+                "method": method,
+                "uri": scrub_url(url),
+                "body": text or None,
+                "headers": scrub_headers({k: [v] for k, v in headers.items()}),
             },
             "response": {
                 "status": {"code": response.status_code, "message": response.message},
@@ -195,6 +189,17 @@ def fuzz_options_from(options: RunOptions, **overrides: Any) -> FuzzOptions:
     return FuzzOptions(**values)
 
 
+def request_parts(response: Response) -> tuple[str, str, dict[str, str], bytes]:
+    """Method, URL, headers and body bytes of the request that got `response`."""
+    request = response.request
+    body: Any = request.body or b""
+    raw = body.encode() if isinstance(body, str) else bytes(body)
+    headers = {
+        str(k): v.decode() if isinstance(v, bytes) else str(v) for k, v in request.headers.items()
+    }
+    return str(request.method), str(request.url), headers, raw
+
+
 def _bind_machine(fuzz: Fuzz) -> type[APIStateMachine]:
     base = fuzz.schema.as_state_machine()
 
@@ -204,16 +209,16 @@ def _bind_machine(fuzz: Fuzz) -> type[APIStateMachine]:
         def setup(self) -> None:
             self.sequence: list[Response] = []
 
-        def get_call_kwargs(self, case: Case) -> dict[str, Any]:
+        def get_call_kwargs(self, case: Case[Any]) -> dict[str, Any]:
             return {"headers": fuzz.target.headers}
 
-        def after_call(self, response: Response, case: Case) -> None:
+        def after_call(self, response: Response, case: Case[Any]) -> None:
             super().after_call(response, case)
             fuzz.cases += 1
             self.sequence.append(response)
 
         def validate_response(
-            self, response: Response, case: Case, additional_checks: Any = None, **kwargs: Any
+            self, response: Response, case: Case[Any], additional_checks: Any = None, **kwargs: Any
         ) -> None:
             try:
                 # `headers` tells ignored_auth the Authorization header is ours (explicit).

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import schemathesis
+from requests.structures import CaseInsensitiveDict
 
 from wfcontracts.contract.loader import default_contract_path
 from wfcontracts.mock.http import MockRequest
@@ -212,12 +213,13 @@ def register_client_credentials(schema: BaseSchema, credentials: ClientCredentia
     """OAuth client credentials as a schemathesis auth provider (token cached by our auth)."""
 
     class ClientCredentialsProvider:
-        def get(self, case: Case, context: Any) -> str:
+        def get(self, case: Case[Any], context: Any) -> str:
             return credentials.access_token()
 
-        def set(self, case: Case, data: str, context: Any) -> None:
-            case.headers = case.headers or {}
-            case.headers["Authorization"] = f"Bearer {data}"
+        def set(self, case: Case[Any], data: str, context: Any) -> None:
+            headers = dict(case.headers or {})
+            headers["Authorization"] = f"Bearer {data}"
+            case.headers = CaseInsensitiveDict(headers)
 
     # Our auth caches and refreshes the token itself; schemathesis re-asks on every case.
     schema.auth(refresh_interval=None)(ClientCredentialsProvider)

@@ -118,7 +118,7 @@ def render_html(summary: Mapping[str, Any], history: list[dict[str, Any]] | None
         _verdict_section(summary, checks, gate),
         _environment_section(summary),
         _suites_section(summary, checks),
-        _coverage_section(checks),
+        _coverage_section(checks + _exchange_coverage(summary.get("coverage"))),
         _lifecycle_section(summary.get("transitions")),
         _failures_section(summary, _policy(gate)),
     ]
@@ -255,6 +255,24 @@ def _suite_row(suite: str, checks: Sequence[Check]) -> str:
 
 
 _CELL_SYMBOL = {"passed": "✓", "failed": "✗", "skipped": "–", "not-run": "·"}
+
+
+def _exchange_coverage(coverage: object) -> list[Check]:
+    """Cells from the per-exchange check results (`summary["coverage"]`: op → check → counts):
+    every response is judged by every registered check, not only the test's own."""
+    cells: list[Check] = []
+    for operation, by_check in _mapping(coverage).items():
+        for name, counts in _mapping(by_check).items():
+            counts = _mapping(counts)
+            failed = bool(_number(counts.get("failed")))
+            cells.append(
+                Check(
+                    suite="exchanges", operation=str(operation), name=str(name),
+                    outcome="failed" if failed else "passed", severity="minor", message="",
+                    nodeid="", duration=None, reproduction=None, request=None, response=None,
+                )
+            )  # fmt: skip
+    return cells
 
 
 def _coverage_section(checks: Sequence[Check]) -> str:
