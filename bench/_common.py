@@ -26,7 +26,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def process(command: Sequence[str], ready_url: str, timeout: float = 60.0) -> Iterator[subprocess.Popen[bytes]]:
+def process(
+    command: Sequence[str], ready_url: str, timeout: float = 60.0
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run a server until the block ends; wait until `ready_url` answers anything."""
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -52,7 +54,18 @@ def process(command: Sequence[str], ready_url: str, timeout: float = 60.0) -> It
 def served_mock(*extra: str) -> Iterator[str]:
     """`wfcontracts mock serve` in a subprocess (1 uvicorn worker); yields the API root URL."""
     port = free_port()
-    command = [sys.executable, "-m", "wfcontracts.cli", "mock", "serve", "--port", str(port), "--token", TOKEN, *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "wfcontracts.cli",
+        "mock",
+        "serve",
+        "--port",
+        str(port),
+        "--token",
+        TOKEN,
+        *extra,
+    ]
     with process(command, f"http://127.0.0.1:{port}/_mock/clock"):
         yield f"http://127.0.0.1:{port}/api/v1/projects/bench"
 

@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 import httpx
-
 from _common import CONTRACT, TOKEN, free_port, prism_binary, process, served_mock
 
 PAIRS = 600
@@ -19,7 +18,8 @@ def pairs_per_second(api_root: str, pairs: int = PAIRS) -> float:
     run_body = {"authentication": {"nonce": "bench-nonce"}, "input": {"n": 1}}
     with httpx.Client(base_url=api_root, headers=HEADERS, timeout=30) as client:
         version = {"workflowExternalId": "bench", "version": "1", "workflowDefinition": {"tasks": [
-            {"externalId": "ok", "type": "cdf", "parameters": {"cdfRequest": {"resourcePath": "/workflows", "method": "GET"}}}
+            {"externalId": "ok", "type": "cdf",
+             "parameters": {"cdfRequest": {"resourcePath": "/workflows", "method": "GET"}}}
         ]}}  # fmt: skip
         client.post("/workflows/versions", json={"items": [version]})
 
@@ -42,7 +42,12 @@ def measure() -> dict[str, Any]:
         mock = pairs_per_second(root)
     binary = prism_binary()
     if binary is None:
-        return {"mock_pairs_per_s": mock, "prism_pairs_per_s": None, "ratio": None, "note": "Node/npm not available"}
+        return {
+            "mock_pairs_per_s": mock,
+            "prism_pairs_per_s": None,
+            "ratio": None,
+            "note": "Node/npm not available",
+        }
     port = free_port()
     command = [str(binary), "mock", str(CONTRACT), "-p", str(port), "--errors", "false"]
     with process(command, f"http://127.0.0.1:{port}/workflows", timeout=120):
@@ -54,7 +59,11 @@ def main() -> None:
     result = measure()
     prism = result["prism_pairs_per_s"]
     print(f"mock  run+get pairs/s: {result['mock_pairs_per_s']:8.1f}")
-    print(f"prism run+get pairs/s: {prism:8.1f}" if prism else f"prism: skipped ({result.get('note')})")
+    print(
+        f"prism run+get pairs/s: {prism:8.1f}"
+        if prism
+        else f"prism: skipped ({result.get('note')})"
+    )
     if result["ratio"]:
         print(f"ratio mock/prism:      {result['ratio']:8.2f}  (target >= 2.5)")
 

@@ -4,7 +4,6 @@ environment problem (one line on stderr, no traceback)."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,39 +22,92 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _target_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--base-url", help="live target (default: the embedded mock; env CDF_URL / CDF_CLUSTER)")
+    parser.add_argument(
+        "--base-url", help="live target (default: the embedded mock; env CDF_URL / CDF_CLUSTER)"
+    )
     parser.add_argument("--project", help="CDF project (env CDF_PROJECT)")
-    parser.add_argument("--token", help="bearer token (env CDF_TOKEN; or IDP_CLIENT_ID/IDP_CLIENT_SECRET/IDP_TOKEN_URL/IDP_SCOPES)")
-    parser.add_argument("--async-function-external-id", default="wfcontracts-async-noop", help="function external id for probe workflows' waiting tasks")
-    parser.add_argument("--max-rps", type=float, default=None, help="bound the request rate against a live target")
+    parser.add_argument(
+        "--token",
+        help="bearer token (env CDF_TOKEN; or IDP_CLIENT_ID, IDP_CLIENT_SECRET, IDP_TOKEN_URL, "
+        "IDP_SCOPES)",
+    )
+    parser.add_argument(
+        "--async-function-external-id",
+        default="wfcontracts-async-noop",
+        help="function external id for probe workflows' waiting tasks",
+    )
+    parser.add_argument(
+        "--max-rps", type=float, default=None, help="bound the request rate against a live target"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="wfcontracts", description="Contract verification for the CDF Workflows executions API.")
+    parser = _Parser(
+        prog="wfcontracts",
+        description="Contract verification for the CDF Workflows executions API.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     verify = sub.add_parser("verify", help="run the suites against a target and write reports/")
     _target_flags(verify)
-    verify.add_argument("--suite", action="append", choices=("contract", "lifecycle", "fuzz", "compat"), help="suite to run (repeatable; default: all)")
-    verify.add_argument("--max-examples", type=int, default=25, help="fuzzing budget per operation (default 25)")
-    verify.add_argument("--seed", type=int, default=None, help="seed for generated data and fuzzing")
-    verify.add_argument("--report-dir", type=Path, default=Path("reports"), help="where reports go (default reports/)")
+    verify.add_argument(
+        "--suite",
+        action="append",
+        choices=("contract", "lifecycle", "fuzz", "compat"),
+        help="suite to run (repeatable; default: all)",
+    )
+    verify.add_argument(
+        "--max-examples", type=int, default=25, help="fuzzing budget per operation (default 25)"
+    )
+    verify.add_argument(
+        "--seed", type=int, default=None, help="seed for generated data and fuzzing"
+    )
+    verify.add_argument(
+        "--report-dir",
+        type=Path,
+        default=Path("reports"),
+        help="where reports go (default reports/)",
+    )
     verify.add_argument("--replay", action="store_true", help="run recorded cassettes offline")
-    verify.add_argument("--fail-on", default="critical,major", help="severities that fail the gate (default critical,major)")
-    verify.add_argument("--history", type=Path, default=None, help="directory of previous summaries for the trend")
-    verify.add_argument("--fault", action="append", default=[], help="switch on a named fault of the embedded mock (self-tests)")
+    verify.add_argument(
+        "--fail-on",
+        default="critical,major",
+        help="severities that fail the gate (default critical,major)",
+    )
+    verify.add_argument(
+        "--history", type=Path, default=None, help="directory of previous summaries for the trend"
+    )
+    verify.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        help="switch on a named fault of the embedded mock (self-tests)",
+    )
     verify.add_argument("--quiet", action="store_true", help="less pytest output")
-    verify.add_argument("--contract", type=Path, default=None, help="contract file (default: the shipped contract)")
+    verify.add_argument(
+        "--contract", type=Path, default=None, help="contract file (default: the shipped contract)"
+    )
 
     mock = sub.add_parser("mock", help="the stateful CDF Workflows mock")
     mock_sub = mock.add_subparsers(dest="mock_command", required=True, parser_class=_Parser)
     serve = mock_sub.add_parser("serve", help="serve the mock over HTTP (uvicorn)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--token", action="append", default=[], help="accepted bearer token, T or T:read (repeatable; default: any)")
-    serve.add_argument("--fault", action="append", default=[], help="named fault to switch on (repeatable)")
-    serve.add_argument("--virtual-clock", action="store_true", help="time moves only via POST /_mock/clock")
-    serve.add_argument("--task-latency-ms", type=int, default=0, help="how long a synchronous task attempt takes")
+    serve.add_argument(
+        "--token",
+        action="append",
+        default=[],
+        help="accepted bearer token, T or T:read (repeatable; default: any)",
+    )
+    serve.add_argument(
+        "--fault", action="append", default=[], help="named fault to switch on (repeatable)"
+    )
+    serve.add_argument(
+        "--virtual-clock", action="store_true", help="time moves only via POST /_mock/clock"
+    )
+    serve.add_argument(
+        "--task-latency-ms", type=int, default=0, help="how long a synchronous task attempt takes"
+    )
     mock_sub.add_parser("faults", help="list the named faults")
 
     record = sub.add_parser("record", help="re-record cassettes/ against a live target")
@@ -66,16 +118,26 @@ def build_parser() -> argparse.ArgumentParser:
     compat.add_argument("old", type=Path)
     compat.add_argument("new", type=Path)
     compat.add_argument("--format", default="table", choices=("table", "json", "junit"))
-    compat.add_argument("--fail-on", default="breaking", choices=("breaking", "warning", "info", "never"))
-    compat.add_argument("--output", type=Path, default=None, help="write the report here instead of stdout")
+    compat.add_argument(
+        "--fail-on", default="breaking", choices=("breaking", "warning", "info", "never")
+    )
+    compat.add_argument(
+        "--output", type=Path, default=None, help="write the report here instead of stdout"
+    )
 
     report = sub.add_parser("report", help="rebuild index.html from reports/summary.json")
     report.add_argument("--report-dir", type=Path, default=Path("reports"))
     report.add_argument("--history", type=Path, default=None)
     report.add_argument("--fail-on", default="critical,major")
-    report.add_argument("--allure", action="store_true", help="also build the Allure HTML report (needs the allure npm CLI)")
+    report.add_argument(
+        "--allure",
+        action="store_true",
+        help="also build the Allure HTML report (needs the allure npm CLI)",
+    )
 
-    selftest = sub.add_parser("selftest", help="mutation score: verify must pass clean and fail on every named fault")
+    selftest = sub.add_parser(
+        "selftest", help="mutation score: verify must pass clean and fail on every named fault"
+    )
     selftest.add_argument("--max-examples", type=int, default=10)
     selftest.add_argument("--jobs", type=int, default=2)
     selftest.add_argument("--fault", action="append", default=[], help="only these faults")
@@ -159,7 +221,10 @@ def _mock_serve(args: argparse.Namespace) -> int:
         tokens=args.token or None,
         task_latency_ms=args.task_latency_ms,
     )
-    print(f"wfcontracts mock on http://{args.host}:{args.port}/api/v1/projects/<project>/ (Ctrl-C stops)")
+    print(
+        f"wfcontracts mock on http://{args.host}:{args.port}/api/v1/projects/<project>/"
+        " (Ctrl-C stops)"
+    )
     serve(service, args.host, args.port)
     return 0
 
@@ -218,7 +283,10 @@ def _selftest(args: argparse.Namespace) -> int:
     from wfcontracts.selftest import run_selftest
 
     return run_selftest(
-        faults=args.fault, max_examples=args.max_examples, jobs=args.jobs, report_dir=args.report_dir
+        faults=args.fault,
+        max_examples=args.max_examples,
+        jobs=args.jobs,
+        report_dir=args.report_dir,
     )
 
 

@@ -63,13 +63,13 @@ def format_table(clean: Outcome, outcomes: list[Outcome]) -> str:
     for outcome in outcomes:
         first = f"{outcome.first_failure_s:.1f} s" if outcome.first_failure_s is not None else "-"
         checks = ", ".join(outcome.failed_checks) or (outcome.error or "(nothing failed)")
-        lines.append(
-            f"{outcome.fault:<{width}}  {'yes' if outcome.killed else 'NO':<6}  {first:>13}  {checks}"
-        )
-    killed = sum(o.killed for o in outcomes)
+        killed = "yes" if outcome.killed else "NO"
+        lines.append(f"{outcome.fault:<{width}}  {killed:<6}  {first:>13}  {checks}")
+    killed_count = sum(o.killed for o in outcomes)
     clean_state = "passed" if clean.exit_code == 0 else f"FAILED (exit {clean.exit_code})"
     lines.append(f"clean mock: {clean_state} in {clean.wall_s:.1f} s")
-    lines.append(f"mutation score: {killed}/{len(outcomes)} killed ({100 * killed / max(len(outcomes), 1):.0f} %)")
+    percent = 100 * killed_count / max(len(outcomes), 1)
+    lines.append(f"mutation score: {killed_count}/{len(outcomes)} killed ({percent:.0f} %)")
     return "\n".join(lines)
 
 

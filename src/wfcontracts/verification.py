@@ -130,7 +130,9 @@ def verify(request: VerifyRequest, out: TextIO | None = None) -> VerifyResult:
     return VerifyResult(exit_code, summary, pytest_exit)
 
 
-def finish_reports(report_dir: Path, policy: GatePolicy, history_dir: Path | None) -> dict[str, Any]:
+def finish_reports(
+    report_dir: Path, policy: GatePolicy, history_dir: Path | None
+) -> dict[str, Any]:
     """Gate the summary, then write summary.json, index.html and allure's environment."""
     summary = load_summary(report_dir)
     summary["gate"] = evaluate_gate(summary.get("checks", []), policy)
@@ -153,7 +155,9 @@ def summary_table(summary: dict[str, Any]) -> str:
         counts[key] = counts.get(key, 0) + 1
     lines = [f"{'suite':<12} {'passed':>7} {'failed':>7} {'skipped':>8}"]
     for suite, counts in sorted(rows.items()):
-        lines.append(f"{suite:<12} {counts['passed']:>7} {counts['failed']:>7} {counts['skipped']:>8}")
+        lines.append(
+            f"{suite:<12} {counts['passed']:>7} {counts['failed']:>7} {counts['skipped']:>8}"
+        )
     gate = summary.get("gate", {})
     verdict = "PASSED" if gate.get("passed") else "FAILED"
     failing = [sev for sev, action in (gate.get("failOn") or {}).items() if action == "fail"]
@@ -201,8 +205,8 @@ def masked_output(secrets: tuple[str, ...]) -> Iterator[None]:
         yield
         return
     saved = sys.stdout, sys.stderr
-    sys.stdout = _MaskingStream(saved[0], secrets)  # type: ignore[assignment]
-    sys.stderr = _MaskingStream(saved[1], secrets)  # type: ignore[assignment]
+    sys.stdout = _MaskingStream(saved[0], secrets)
+    sys.stderr = _MaskingStream(saved[1], secrets)
     try:
         yield
     finally:

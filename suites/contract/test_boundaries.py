@@ -34,7 +34,9 @@ def upsert_workflow(probe: Probe, case: BoundaryCase) -> None:
     exchange = probe.session.call("CreateOrUpdateWorkflow", json=body)
     judge(case, exchange)
     if case.expect == "reject":
-        after = probe.session.call("fetchWorkflowDetails", path={"workflowExternalId": value}, checks=[])
+        after = probe.session.call(
+            "fetchWorkflowDetails", path={"workflowExternalId": value}, checks=[]
+        )
         assert after.status != 200, f"{case.id}: the rejected workflow {value!r} was created anyway"
 
 
@@ -54,7 +56,9 @@ def run(probe: Probe, case: BoundaryCase) -> None:
     )
     judge(case, exchange)
     if case.expect == "reject":
-        assert executions_of(probe, xid) == before, f"{case.id}: a rejected run created an execution"
+        assert executions_of(probe, xid) == before, (
+            f"{case.id}: a rejected run created an execution"
+        )
 
 
 def _held_execution(probe: Probe, case: BoundaryCase) -> tuple[str, dict[str, Any]]:
@@ -91,7 +95,9 @@ def update_task(probe: Probe, case: BoundaryCase) -> None:
     if case.expect == "reject":
         detail = probe.get(execution_id)
         statuses = [t["status"] for t in detail["executedTasks"] if t["externalId"] == "hold"]
-        assert statuses and statuses[-1] == "IN_PROGRESS", f"{case.id}: the task changed: {statuses}"
+        assert statuses and statuses[-1] == "IN_PROGRESS", (
+            f"{case.id}: the task changed: {statuses}"
+        )
         probe.cancel(execution_id)
 
 

@@ -29,20 +29,30 @@ def test_unknown_execution_id(wfc_probe: Probe) -> None:
 @pytest.mark.operation("WorkflowExecutionCancellation")
 def test_cancel_unknown_execution(wfc_probe: Probe) -> None:
     path = {"executionId": str(uuid.uuid4())}
-    assert_4xx(wfc_probe.session.call("WorkflowExecutionCancellation", path=path, json={}), "cancel of an unknown id")
+    assert_4xx(
+        wfc_probe.session.call("WorkflowExecutionCancellation", path=path, json={}),
+        "cancel of an unknown id",
+    )
 
 
 @pytest.mark.operation("WorkflowExecutionRetry")
 def test_retry_unknown_execution(wfc_probe: Probe) -> None:
     body = {"authentication": {"nonce": wfc_probe.nonce()}}
     path = {"executionId": str(uuid.uuid4())}
-    assert_4xx(wfc_probe.session.call("WorkflowExecutionRetry", path=path, json=body), "retry of an unknown id")
+    assert_4xx(
+        wfc_probe.session.call("WorkflowExecutionRetry", path=path, json=body),
+        "retry of an unknown id",
+    )
 
 
 @pytest.mark.operation("ExecutionOfSpecificRunOfWorkflow")
-@pytest.mark.parametrize("malformed", ["not-a-uuid", "7b6bf517-4812-4874-b227-fa7db36830a", "x" * 36])
+@pytest.mark.parametrize(
+    "malformed", ["not-a-uuid", "7b6bf517-4812-4874-b227-fa7db36830a", "x" * 36]
+)
 def test_malformed_execution_id(wfc_probe: Probe, malformed: str) -> None:
-    exchange = wfc_probe.session.call("ExecutionOfSpecificRunOfWorkflow", path={"executionId": malformed})
+    exchange = wfc_probe.session.call(
+        "ExecutionOfSpecificRunOfWorkflow", path={"executionId": malformed}
+    )
     assert_4xx(exchange, f"GET of the malformed id {malformed!r}")
 
 
@@ -52,12 +62,18 @@ def _count(probe: Probe, xid: str) -> int:
 
 
 @pytest.mark.operation("TriggerRunOfSpecificVersionOfWorkflow")
-@pytest.mark.parametrize("body", [{}, {"authentication": {}}, {"input": {"a": 1}}], ids=["no-authentication", "no-nonce", "input-only"])
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"authentication": {}}, {"input": {"a": 1}}],
+    ids=["no-authentication", "no-nonce", "input-only"],
+)
 def test_run_without_nonce(wfc_probe: Probe, body: dict[str, object]) -> None:
     xid, version = wfc_probe.upsert("err-no-nonce", [succeed_task("ok")])
     before = _count(wfc_probe, xid)
     exchange = wfc_probe.session.call(
-        "TriggerRunOfSpecificVersionOfWorkflow", path={"workflowExternalId": xid, "version": version}, json=body
+        "TriggerRunOfSpecificVersionOfWorkflow",
+        path={"workflowExternalId": xid, "version": version},
+        json=body,
     )
     assert_4xx(exchange, "run without authentication.nonce")
     assert _count(wfc_probe, xid) == before, "a run without a nonce created an execution"
@@ -68,19 +84,29 @@ def test_run_unknown_version(wfc_probe: Probe) -> None:
     xid, _ = wfc_probe.upsert("err-unknown-version", [succeed_task("ok")])
     body = {"authentication": {"nonce": wfc_probe.nonce()}}
     path = {"workflowExternalId": xid, "version": "does-not-exist"}
-    assert_4xx(wfc_probe.session.call("TriggerRunOfSpecificVersionOfWorkflow", path=path, json=body), "run of an unknown version")
+    assert_4xx(
+        wfc_probe.session.call("TriggerRunOfSpecificVersionOfWorkflow", path=path, json=body),
+        "run of an unknown version",
+    )
     assert _count(wfc_probe, xid) == 0, "a run of an unknown version created an execution"
 
 
 @pytest.mark.operation("FetchAllWorkflows")
 @pytest.mark.severity("critical")
 @pytest.mark.parametrize(
-    "headers", [{}, {"Authorization": "Bearer wfcontracts-invalid-token"}, {"Authorization": "Basic Zm9vOmJhcg=="}],
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wfcontracts-invalid-token"},
+        {"Authorization": "Basic Zm9vOmJhcg=="},
+    ],
     ids=["missing", "invalid", "not-bearer"],
 )
 def test_bad_bearer_token_is_401(wfc_probe: Probe, headers: dict[str, str]) -> None:
     exchange = wfc_probe.session.call("FetchAllWorkflows", headers=headers, auth=None)
-    assert exchange.status == 401, f"a request with a {'missing' if not headers else 'bad'} token got {exchange.status}, not 401"
+    assert exchange.status == 401, (
+        f"a request with a {'bad' if headers else 'missing'} token got {exchange.status}, not 401"
+    )
 
 
 @pytest.mark.operation("TriggerRunOfSpecificVersionOfWorkflow")
@@ -89,7 +115,10 @@ def test_run_without_token_is_401_and_creates_nothing(wfc_probe: Probe) -> None:
     xid, version = wfc_probe.upsert("err-no-token", [succeed_task("ok")])
     body = {"authentication": {"nonce": "wfcontracts-placeholder"}}
     exchange = wfc_probe.session.call(
-        "TriggerRunOfSpecificVersionOfWorkflow", path={"workflowExternalId": xid, "version": version}, json=body, auth=None
+        "TriggerRunOfSpecificVersionOfWorkflow",
+        path={"workflowExternalId": xid, "version": version},
+        json=body,
+        auth=None,
     )
     assert exchange.status == 401, f"run without a token got {exchange.status}, not 401"
     assert _count(wfc_probe, xid) == 0

@@ -89,7 +89,10 @@ def cancel(probe: Probe) -> None:
     xid, version = probe.upsert("pos-cancel", [wait_task("hold", probe.async_function)])
     execution = probe.run(xid, version)
     probe.wait_for_task(execution["id"], "hold")
-    assert probe.cancel(execution["id"], reason="wfcontracts positive example")["status"] == "TERMINATED"
+    assert (
+        probe.cancel(execution["id"], reason="wfcontracts positive example")["status"]
+        == "TERMINATED"
+    )
 
 
 def retry(probe: Probe) -> None:
@@ -137,7 +140,9 @@ OPERATIONS = sorted(load_contract().operations)
 @pytest.mark.live_safe
 @pytest.mark.severity("critical")
 @pytest.mark.parametrize("operation_id", OPERATIONS)
-def test_positive_example(operation_id: str, wfc_probe: Probe, request: pytest.FixtureRequest) -> None:
+def test_positive_example(
+    operation_id: str, wfc_probe: Probe, request: pytest.FixtureRequest
+) -> None:
     request.node.add_marker(pytest.mark.operation(operation_id))
     request.node.add_marker(pytest.mark.check("positive_example"))
     example = EXAMPLES.get(operation_id)

@@ -17,7 +17,9 @@ Scenario = Callable[[Probe], None]
 
 
 def completed_run(probe: Probe) -> None:
-    xid, version = probe.upsert("teeth-run", [succeed_task("a"), succeed_task("b", dependsOn=[{"externalId": "a"}])])
+    xid, version = probe.upsert(
+        "teeth-run", [succeed_task("a"), succeed_task("b", dependsOn=[{"externalId": "a"}])]
+    )
     execution = probe.run(xid, version, input={"x": {"y": 1}}, metadata={"k": "v"})
     probe.wait_terminal(execution["id"])
     body = {"filter": {"workflowFilters": [{"externalId": xid}]}, "limit": 10}
@@ -82,11 +84,17 @@ def observed_failures(faults: tuple[str, ...], scenario: Scenario) -> list[Check
 def test_every_response_and_execution_check_has_teeth() -> None:
     from wfcontracts.checks import executions, response
 
-    own = {name for name, c in REGISTRY.items() if c.fn.__module__ in (response.__name__, executions.__name__)}
+    own = {
+        name
+        for name, c in REGISTRY.items()
+        if c.fn.__module__ in (response.__name__, executions.__name__)
+    }
     assert own == {check for check, _, _ in TEETH}
 
 
-@pytest.mark.parametrize(("check", "fault", "scenario"), TEETH, ids=[f"{c}<-{f}" for c, f, _ in TEETH])
+@pytest.mark.parametrize(
+    ("check", "fault", "scenario"), TEETH, ids=[f"{c}<-{f}" for c, f, _ in TEETH]
+)
 def test_check_fails_on_fault_and_passes_clean(check: str, fault: str, scenario: Scenario) -> None:
     assert [f for f in observed_failures((), scenario) if f.check == check] == []
     caught = [f for f in observed_failures((fault,), scenario) if f.check == check]
@@ -99,10 +107,15 @@ def test_check_fails_on_fault_and_passes_clean(check: str, fault: str, scenario:
 
 
 def test_failure_message_contrasts_seen_with_documented() -> None:
-    caught = [f for f in observed_failures(("run_returns_200",), completed_run) if f.check == "status_code_documented"]
+    caught = [
+        f
+        for f in observed_failures(("run_returns_200",), completed_run)
+        if f.check == "status_code_documented"
+    ]
     assert caught[0].message.startswith(
         "[status_code_documented] TriggerRunOfSpecificVersionOfWorkflow "
-        "(POST /workflows/{workflowExternalId}/versions/{version}/run): status 200 — contract: documented 202,"
+        "(POST /workflows/{workflowExternalId}/versions/{version}/run): "
+        "status 200 — contract: documented 202,"
     )
 
 

@@ -17,7 +17,9 @@ from wfcontracts.mock.service import MockService
 SECRET = "wfc-RECOGNISABLE-secret-token-7f3a9c"
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "wfcontracts.cli", *args],
         capture_output=True, text=True, timeout=timeout, cwd=cwd,
@@ -51,7 +53,9 @@ def test_unknown_flag() -> None:
 
 def test_unreachable_url() -> None:
     url = f"http://127.0.0.1:{closed_port()}"
-    assert_usage_error(run_cli("verify", "--base-url", url, "--project", "p", "--token", SECRET), "127.0.0.1")
+    assert_usage_error(
+        run_cli("verify", "--base-url", url, "--project", "p", "--token", SECRET), "127.0.0.1"
+    )
 
 
 def test_wrong_token_is_rejected_without_echoing_it(served: BackgroundServer) -> None:
@@ -72,10 +76,14 @@ def test_unknown_fault() -> None:
 
 
 def test_compat_bad_input(tmp_path: Path) -> None:
-    assert_usage_error(run_cli("compat", str(tmp_path / "missing.yaml"), str(tmp_path / "x.yaml")), "missing.yaml")
+    assert_usage_error(
+        run_cli("compat", str(tmp_path / "missing.yaml"), str(tmp_path / "x.yaml")), "missing.yaml"
+    )
 
 
-def test_verify_over_http_passes_and_leaks_no_secret(served: BackgroundServer, tmp_path: Path) -> None:
+def test_verify_over_http_passes_and_leaks_no_secret(
+    served: BackgroundServer, tmp_path: Path
+) -> None:
     reports = tmp_path / "reports"
     result = run_cli(
         "verify", "--base-url", served.base_url, "--project", "p", "--token", SECRET,
@@ -94,7 +102,15 @@ def test_verify_over_http_passes_and_leaks_no_secret(served: BackgroundServer, t
 
 def test_verify_with_a_fault_fails_with_exit_1(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
-    result = run_cli("verify", "--suite", "contract", "--fault", "metadata_not_echoed", "--report-dir", str(reports))
+    result = run_cli(
+        "verify",
+        "--suite",
+        "contract",
+        "--fault",
+        "metadata_not_echoed",
+        "--report-dir",
+        str(reports),
+    )
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
     summary = json.loads((reports / "summary.json").read_text())
     failed = {c["check"] for c in summary["checks"] if c["outcome"] == "failed"}

@@ -56,8 +56,10 @@ def test_run_is_202_and_links_to_retrieve_cancel_retry(contract: Contract) -> No
     assert "202" in run.responses and "200" not in run.responses
     links = run.links["202"]
     assert {link["operationId"] for link in links.values()} == {
-        "ExecutionOfSpecificRunOfWorkflow", "WorkflowExecutionCancellation", "WorkflowExecutionRetry",
-    }  # fmt: skip
+        "ExecutionOfSpecificRunOfWorkflow",
+        "WorkflowExecutionCancellation",
+        "WorkflowExecutionRetry",
+    }
     assert all(link["parameters"]["executionId"] == "$response.body#/id" for link in links.values())
 
 
@@ -72,7 +74,9 @@ def test_every_error_response_is_the_cdf_envelope(contract: Contract) -> None:
     for op in contract.operations.values():
         for status in op.responses:
             if int(status) >= 400:
-                assert op.response_schema(int(status)) == {"$ref": "#/components/schemas/ErrorResponse"}, (op, status)
+                assert op.response_schema(int(status)) == {
+                    "$ref": "#/components/schemas/ErrorResponse"
+                }, (op, status)
 
 
 def test_the_real_sdk_payload_validates_but_for_its_one_non_string_metadata_value(

@@ -117,7 +117,10 @@ def test_filtered_pages_merge_workflows_in_order() -> None:
 
 @pytest.mark.parametrize(
     "changed",
-    [{"limit": 2, "filter": {"status": ["RUNNING"]}}, {"filter": {"workflowFilters": [{"externalId": "x"}]}}],
+    [
+        {"limit": 2, "filter": {"status": ["RUNNING"]}},
+        {"filter": {"workflowFilters": [{"externalId": "x"}]}},
+    ],
 )
 def test_cursor_with_another_filter_is_400(changed: dict[str, Any]) -> None:
     backend, _, _ = _populated()

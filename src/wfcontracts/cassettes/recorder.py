@@ -330,7 +330,7 @@ class Recorder:
         """Record into or replay from ``path`` while the block runs."""
         if self.mode == "none" and not path.is_file():
             raise CassetteMismatchError(f"no cassette {path}; {RERECORD_HINT}")
-        with self.vcr.use_cassette(str(path)) as cassette:
+        with self.vcr.use_cassette(str(path), allow_playback_repeats=False) as cassette:
             self._check_fresh(path)
             yield cassette
 
@@ -368,7 +368,6 @@ def _build_vcr(mode: str, secrets: Iterable[str | None], persister: ContractPers
     recorder = vcr.VCR(
         record_mode=mode,
         match_on=MATCH_ON,
-        allow_playback_repeats=False,
         drop_unused_requests=True,
         before_record_request=only_api,
         **config,

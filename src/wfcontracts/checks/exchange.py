@@ -28,7 +28,9 @@ class Exchange:
 
     @property
     def label(self) -> str:
-        return f"{self.operation.operation_id} ({self.method.upper()} {self.operation.path_template})"
+        return (
+            f"{self.operation.operation_id} ({self.method.upper()} {self.operation.path_template})"
+        )
 
     @cached_property
     def request_json(self) -> Any:

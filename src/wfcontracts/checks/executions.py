@@ -9,7 +9,9 @@ from typing import Any
 from wfcontracts.checks.exchange import Exchange
 from wfcontracts.checks.registry import CheckContext, RunEcho, check, get_check
 
-UUID4 = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$")
+UUID4 = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
+)
 EXECUTION_STATUSES = ("RUNNING", "COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED")
 TERMINAL_STATUSES = ("COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED")
 TASK_STATUSES = (
@@ -78,8 +80,9 @@ def timestamps(ctx: CheckContext, ex: Exchange) -> None:
                 raise this.fail(ex, f"{key} = {obj[key]!r}", "an integer number of ms >= 0")
     for execution in executions_in(ex):
         start, end = execution.get("startTime"), execution.get("endTime")
-        if execution.get("status") in TERMINAL_STATUSES and _is_ms(start) and _is_ms(end):
-            if end < start:
+        terminal = execution.get("status") in TERMINAL_STATUSES
+        if terminal and isinstance(start, int) and isinstance(end, int) and _is_ms(start):
+            if _is_ms(end) and end < start:
                 raise this.fail(
                     ex,
                     f"{execution.get('status')} execution with endTime {end} < startTime {start}",

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 import jsonschema_rs
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from wfcontracts.contract.loader import (
@@ -125,7 +125,7 @@ class Contract:
         self.document = document
         self.sha256 = sha256
         self._registry: Registry[Any] = Registry().with_resource(
-            CONTRACT_URI, Resource(contents=document, specification=DRAFT202012)
+            CONTRACT_URI, DRAFT202012.create_resource(document)
         )
         self._validators: dict[str, Draft202012Validator] = {}
         self._fast: dict[str, Any] = {}
@@ -147,8 +147,9 @@ class Contract:
                 return operation, params
         return None
 
-    def path_exists(self, raw_path: str) -> bool:
-        return any(self.match(method, raw_path) for method in HTTP_METHODS)
+    def allowed_methods(self, raw_path: str) -> list[str]:
+        """The methods the contract documents for a path (empty when the path is unknown)."""
+        return [m.upper() for m in HTTP_METHODS if self.match(m, raw_path)]
 
     def resolve(self, node: Any) -> Any:
         """Follow `$ref`s until the node is not a reference."""

@@ -36,67 +36,97 @@ def _list_args(body: Any) -> tuple[dict[str, Any], int, str | None]:
     return body.get("filter") or {}, int(body.get("limit", 100)), body.get("cursor")
 
 
-def list_workflows(b: WorkflowsBackend, p: str, _: dict[str, str], q: dict[str, Any], __: Any) -> tuple[int, Any]:
+def list_workflows(
+    b: WorkflowsBackend, p: str, _: dict[str, str], q: dict[str, Any], __: Any
+) -> tuple[int, Any]:
     return 200, b.list_workflows(p, int(q.get("limit", 100)), q.get("cursor"))
 
 
-def upsert_workflow(b: WorkflowsBackend, p: str, _: dict[str, str], __: dict[str, Any], body: Any) -> tuple[int, Any]:
+def upsert_workflow(
+    b: WorkflowsBackend, p: str, _: dict[str, str], __: dict[str, Any], body: Any
+) -> tuple[int, Any]:
     return 200, {"items": [b.upsert_workflow(p, item) for item in _items(body)]}
 
 
-def delete_workflows(b: WorkflowsBackend, p: str, _: dict[str, str], q: dict[str, Any], body: Any) -> tuple[int, Any]:
+def delete_workflows(
+    b: WorkflowsBackend, p: str, _: dict[str, str], q: dict[str, Any], body: Any
+) -> tuple[int, Any]:
     ids = [item["externalId"] for item in _items(body)]
     b.delete_workflows(p, ids, bool(q.get("ignoreUnknownIds", False)))
     return 200, {}
 
 
-def retrieve_workflow(b: WorkflowsBackend, p: str, path: dict[str, str], _: dict[str, Any], __: Any) -> tuple[int, Any]:
+def retrieve_workflow(
+    b: WorkflowsBackend, p: str, path: dict[str, str], _: dict[str, Any], __: Any
+) -> tuple[int, Any]:
     return 200, b.retrieve_workflow(p, path["workflowExternalId"])
 
 
-def upsert_version(b: WorkflowsBackend, p: str, _: dict[str, str], __: dict[str, Any], body: Any) -> tuple[int, Any]:
+def upsert_version(
+    b: WorkflowsBackend, p: str, _: dict[str, str], __: dict[str, Any], body: Any
+) -> tuple[int, Any]:
     return 200, {"items": [b.upsert_version(p, item) for item in _items(body)]}
 
 
-def list_versions(b: WorkflowsBackend, p: str, _: dict[str, str], __: dict[str, Any], body: Any) -> tuple[int, Any]:
+def list_versions(
+    b: WorkflowsBackend, p: str, _: dict[str, str], __: dict[str, Any], body: Any
+) -> tuple[int, Any]:
     filter_, limit, cursor = _list_args(body)
     return 200, b.list_versions(p, list(filter_.get("workflowFilters") or []), limit, cursor)
 
 
-def delete_versions(b: WorkflowsBackend, p: str, _: dict[str, str], q: dict[str, Any], body: Any) -> tuple[int, Any]:
+def delete_versions(
+    b: WorkflowsBackend, p: str, _: dict[str, str], q: dict[str, Any], body: Any
+) -> tuple[int, Any]:
     b.delete_versions(p, _items(body), bool(q.get("ignoreUnknownIds", False)))
     return 200, {}
 
 
-def retrieve_version(b: WorkflowsBackend, p: str, path: dict[str, str], _: dict[str, Any], __: Any) -> tuple[int, Any]:
+def retrieve_version(
+    b: WorkflowsBackend, p: str, path: dict[str, str], _: dict[str, Any], __: Any
+) -> tuple[int, Any]:
     return 200, b.retrieve_version(p, path["workflowExternalId"], path["version"])
 
 
-def run_execution(b: WorkflowsBackend, p: str, path: dict[str, str], _: dict[str, Any], body: Any) -> tuple[int, Any]:
+def run_execution(
+    b: WorkflowsBackend, p: str, path: dict[str, str], _: dict[str, Any], body: Any
+) -> tuple[int, Any]:
     return 202, b.run_execution(p, path["workflowExternalId"], path["version"], body or {})
 
 
-def list_executions(b: WorkflowsBackend, p: str, _: dict[str, str], __: dict[str, Any], body: Any) -> tuple[int, Any]:
+def list_executions(
+    b: WorkflowsBackend, p: str, _: dict[str, str], __: dict[str, Any], body: Any
+) -> tuple[int, Any]:
     return 200, b.list_executions(p, body or {})
 
 
-def retrieve_execution(b: WorkflowsBackend, p: str, path: dict[str, str], _: dict[str, Any], __: Any) -> tuple[int, Any]:
+def retrieve_execution(
+    b: WorkflowsBackend, p: str, path: dict[str, str], _: dict[str, Any], __: Any
+) -> tuple[int, Any]:
     return 200, b.retrieve_execution(p, path["executionId"])
 
 
-def cancel_execution(b: WorkflowsBackend, p: str, path: dict[str, str], _: dict[str, Any], body: Any) -> tuple[int, Any]:
+def cancel_execution(
+    b: WorkflowsBackend, p: str, path: dict[str, str], _: dict[str, Any], body: Any
+) -> tuple[int, Any]:
     return 200, b.cancel_execution(p, path["executionId"], body or {})
 
 
-def retry_execution(b: WorkflowsBackend, p: str, path: dict[str, str], _: dict[str, Any], body: Any) -> tuple[int, Any]:
+def retry_execution(
+    b: WorkflowsBackend, p: str, path: dict[str, str], _: dict[str, Any], body: Any
+) -> tuple[int, Any]:
     return 200, b.retry_execution(p, path["executionId"], body or {})
 
 
-def update_task(b: WorkflowsBackend, p: str, path: dict[str, str], _: dict[str, Any], body: Any) -> tuple[int, Any]:
+def update_task(
+    b: WorkflowsBackend, p: str, path: dict[str, str], _: dict[str, Any], body: Any
+) -> tuple[int, Any]:
     return 200, b.update_task(p, path["taskId"], body or {})
 
 
-def create_sessions(b: WorkflowsBackend, p: str, _: dict[str, str], __: dict[str, Any], body: Any) -> tuple[int, Any]:
+def create_sessions(
+    b: WorkflowsBackend, p: str, _: dict[str, str], __: dict[str, Any], body: Any
+) -> tuple[int, Any]:
     return 200, b.create_sessions(p, _items(body))
 
 

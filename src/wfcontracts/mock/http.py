@@ -80,11 +80,11 @@ class TokenPolicy:
 
 
 class HttpError(Exception):
-    def __init__(self, status: int, message: str, **extra: Any) -> None:
+    def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
-        self.extra = extra
+        self.headers = headers or {}
 
 
 ControlHandler = Callable[[MockRequest, str], MockResponse]
@@ -118,9 +118,13 @@ class Dispatcher:
         try:
             status, payload = self._serve(request)
         except HttpError as exc:
-            return self._error(exc.status, exc.message, request_id, exc.extra)
+            response = self._error(exc.status, exc.message, request_id, {})
+            response.headers.update(exc.headers)
+            return response
         except DomainError as exc:
-            extra = {k: v for k, v in (("missing", exc.missing), ("duplicated", exc.duplicated)) if v}
+            extra = {
+                k: v for k, v in (("missing", exc.missing), ("duplicated", exc.duplicated)) if v
+            }
             return self._error(exc.status, exc.message, request_id, extra)
         except Exception:  # a bug must still answer with the envelope, never a dropped connection
             log.exception("mock handler failed")
@@ -149,8 +153,13 @@ class Dispatcher:
         project, rest = self._split_project(request.raw_path)
         matched = self.contract.match(request.method, rest)
         if matched is None:
-            if self.contract.path_exists(rest):
-                raise HttpError(405, f"Method {request.method} is not allowed on {rest}")
+            allowed = self.contract.allowed_methods(rest)
+            if allowed:
+                raise HttpError(
+                    405,
+                    f"Method {request.method} is not allowed on {rest}",
+                    headers={"allow": ", ".join(allowed)},
+                )
             raise HttpError(404, f"Unknown path: {rest}")
         operation, path_params = matched
         self._authorize(request, operation)
@@ -159,7 +168,9 @@ class Dispatcher:
         self._validate_body(operation, body)
         handler = HANDLERS.get(operation.operation_id)
         if handler is None:
-            raise HttpError(501, f"Operation {operation.operation_id} is not implemented by the mock")
+            raise HttpError(
+                501, f"Operation {operation.operation_id} is not implemented by the mock"
+            )
         status, payload = handler(self.backend, project, path_params, query, body)
         if status == 202 and "run_returns_200" in self.faults:
             status = 200
@@ -176,7 +187,9 @@ class Dispatcher:
 
     def _split_project(self, raw_path: str) -> tuple[str, str]:
         if not raw_path.startswith(API_PREFIX):
-            raise HttpError(404, f"Unknown path: {raw_path} (the API lives under {API_PREFIX}<project>/)")
+            raise HttpError(
+                404, f"Unknown path: {raw_path} (the API lives under {API_PREFIX}<project>/)"
+            )
         project, _, rest = raw_path[len(API_PREFIX) :].partition("/")
         if not project:
             raise HttpError(404, "No project in the path")
@@ -213,9 +226,12 @@ class Dispatcher:
         if content_type not in (JSON, "") and not content_type.endswith("+json"):
             raise HttpError(415, f"Unsupported content type {content_type!r}; use {JSON}")
         try:
-            return json.loads(raw)
+            body = json.loads(raw)
         except (UnicodeDecodeError, ValueError) as exc:
             raise HttpError(400, f"Invalid JSON in request body: {exc}") from None
+        if body is None and operation.request_required:
+            raise HttpError(400, "Request body is required (got null)")
+        return body
 
     def _validate_parameters(
         self, operation: Operation, path_params: dict[str, str], raw_query: str
@@ -234,7 +250,9 @@ class Dispatcher:
                 continue
             violations = self._allowed(self.contract.validate(param.schema, value), param.name)
             if violations:
-                raise HttpError(400, f"Invalid {param.location} parameter {param.name}: {violations[0].message}")
+                raise HttpError(
+                    400, f"Invalid {param.location} parameter {param.name}: {violations[0].message}"
+                )
         return query
 
     def _validate_body(self, operation: Operation, body: Any) -> None:
@@ -336,20 +354,29 @@ def _byte_fault_offset(faults: FaultSet) -> int:
 
 
 _FAULT_FILTERS: dict[str, Callable[[Violation, str], bool]] = {
-    "metadata_pairs_unchecked": lambda v, _: v.pointer.startswith("/metadata")
-    and v.keyword == "maxProperties",
-    "metadata_key_length_unchecked": lambda v, _: v.pointer.startswith("/metadata")
-    and v.keyword in ("propertyNames", "maxLength")
-    and v.pointer == "/metadata",
-    "metadata_value_length_unchecked": lambda v, _: v.pointer.startswith("/metadata/")
-    and v.keyword == "maxLength",
+    "metadata_pairs_unchecked": lambda v, _: (
+        v.pointer.startswith("/metadata") and v.keyword == "maxProperties"
+    ),
+    "metadata_key_length_unchecked": lambda v, _: (
+        v.pointer.startswith("/metadata")
+        and v.keyword in ("propertyNames", "maxLength")
+        and v.pointer == "/metadata"
+    ),
+    "metadata_value_length_unchecked": lambda v, _: (
+        v.pointer.startswith("/metadata/") and v.keyword == "maxLength"
+    ),
     "reason_length_unchecked": lambda v, _: v.pointer == "/reason" and v.keyword == "maxLength",
-    "external_id_length_unchecked": lambda v, name: v.keyword == "maxLength"
-    and (name in ("workflowExternalId", "version") or v.pointer.endswith("xternalId")),
-    "whitespace_ids_accepted": lambda v, name: v.keyword == "pattern"
-    and (name in ("workflowExternalId", "version") or v.pointer.endswith("xternalId")),
-    "missing_nonce_accepted": lambda v, _: v.keyword == "required"
-    and ("authentication" in v.message or "nonce" in v.message),
+    "external_id_length_unchecked": lambda v, name: (
+        v.keyword == "maxLength"
+        and (name in ("workflowExternalId", "version") or v.pointer.endswith("xternalId"))
+    ),
+    "whitespace_ids_accepted": lambda v, name: (
+        v.keyword == "pattern"
+        and (name in ("workflowExternalId", "version") or v.pointer.endswith("xternalId"))
+    ),
+    "missing_nonce_accepted": lambda v, _: (
+        v.keyword == "required" and ("authentication" in v.message or "nonce" in v.message)
+    ),
 }
 
 

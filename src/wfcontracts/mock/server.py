@@ -58,7 +58,11 @@ def serve_in_background(
     """Start serving on an ephemeral port (port=0) and return once it accepts connections."""
     port = port or _free_port(host)
     config = uvicorn.Config(
-        create_app(service), host=host, port=port, log_level="warning", access_log=False,
+        create_app(service),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
         lifespan="off",
     )
     server = uvicorn.Server(config)

@@ -43,7 +43,9 @@ class BoundaryCase:
         return f"{self.operation_id}:{where}:{self.constraint}={self.limit}:{self.expect}"
 
 
-def boundary_cases(contract: Contract, operations: tuple[str, ...] = BOUNDED_OPERATIONS) -> list[BoundaryCase]:
+def boundary_cases(
+    contract: Contract, operations: tuple[str, ...] = BOUNDED_OPERATIONS
+) -> list[BoundaryCase]:
     """Every boundary case the contract implies for the given operations, in a stable order."""
     cases: list[BoundaryCase] = []
     for operation_id in operations:
@@ -58,7 +60,9 @@ def boundary_cases(contract: Contract, operations: tuple[str, ...] = BOUNDED_OPE
 SKIPPED_PATHS = (("filter", "workflowFilters"),)
 
 
-def _walk(contract: Contract, op: str, schema: Any, path: tuple[str | int, ...]) -> Iterator[BoundaryCase]:
+def _walk(
+    contract: Contract, op: str, schema: Any, path: tuple[str | int, ...]
+) -> Iterator[BoundaryCase]:
     if any(path[: len(skip)] == skip for skip in SKIPPED_PATHS):
         return
     node = _merged(contract, schema)
@@ -78,38 +82,55 @@ def _merged(contract: Contract, schema: Any) -> dict[str, Any]:
     return node
 
 
-def _cases_for(op: str, node: dict[str, Any], path: tuple[str | int, ...]) -> Iterator[BoundaryCase]:
+def _pair(
+    op: str, path: tuple[str | int, ...], constraint: str, limit: int, at: Builder, past: Builder
+) -> Iterator[BoundaryCase]:
+    yield BoundaryCase(op, path, constraint, limit, "accept", at)
+    yield BoundaryCase(op, path, constraint, limit, "reject", past)
+
+
+def _constant(value: Any) -> Builder:
+    return lambda _seed: value
+
+
+def _padded_to(length: int) -> Builder:
+    return lambda seed: padded(seed, length)
+
+
+def _cases_for(
+    op: str, node: dict[str, Any], path: tuple[str | int, ...]
+) -> Iterator[BoundaryCase]:
+    kind = node.get("type")
     if "x-max-json-bytes" in node:
-        limit = int(node["x-max-json-bytes"])
-        yield BoundaryCase(op, path, "x-max-json-bytes", limit, "accept", lambda _s, n=limit: json_object_of_size(n))
-        yield BoundaryCase(op, path, "x-max-json-bytes", limit, "reject", lambda _s, n=limit + 1: json_object_of_size(n))
-    if node.get("type") == "object" and "maxProperties" in node:
-        limit = int(node["maxProperties"])
-        yield BoundaryCase(op, path, "maxProperties", limit, "accept", lambda _s, n=limit: _pairs(n))
-        yield BoundaryCase(op, path, "maxProperties", limit, "reject", lambda _s, n=limit + 1: _pairs(n))
-    key_limit = (node.get("propertyNames") or {}).get("maxLength")
-    if key_limit is not None:
-        k = int(key_limit)
-        yield BoundaryCase(op, path, "propertyNames.maxLength", k, "accept", lambda _s, n=k: {"k" * n: "v"})
-        yield BoundaryCase(op, path, "propertyNames.maxLength", k, "reject", lambda _s, n=k + 1: {"k" * n: "v"})
-    value_limit = (node.get("additionalProperties") or {}).get("maxLength") if isinstance(node.get("additionalProperties"), dict) else None
-    if value_limit is not None:
-        v = int(value_limit)
-        yield BoundaryCase(op, path, "additionalProperties.maxLength", v, "accept", lambda _s, n=v: {"k": "v" * n})
-        yield BoundaryCase(op, path, "additionalProperties.maxLength", v, "reject", lambda _s, n=v + 1: {"k": "v" * n})
-    if node.get("type") == "string" and "maxLength" in node:
-        limit = int(node["maxLength"])
-        yield BoundaryCase(op, path, "maxLength", limit, "accept", lambda s, n=limit: padded(s, n))
-        yield BoundaryCase(op, path, "maxLength", limit, "reject", lambda s, n=limit + 1: padded(s, n))
-    if node.get("type") == "string" and "pattern" in node and "maxLength" in node:
-        # The only documented pattern on strings: no leading/trailing whitespace (external ids).
-        yield BoundaryCase(op, path, "no-surrounding-whitespace", 0, "reject", lambda s: f" {s} ")
-    if node.get("type") == "integer":
+        n = int(node["x-max-json-bytes"])
+        at, past = json_object_of_size(n), json_object_of_size(n + 1)
+        yield from _pair(op, path, "x-max-json-bytes", n, _constant(at), _constant(past))
+    if kind == "object" and "maxProperties" in node:
+        n = int(node["maxProperties"])
+        yield from _pair(op, path, "maxProperties", n, _constant(_pairs(n)), _constant(_pairs(n + 1)))
+    names = node.get("propertyNames")
+    if isinstance(names, dict) and "maxLength" in names:
+        n = int(names["maxLength"])
+        at, past = {"k" * n: "v"}, {"k" * (n + 1): "v"}
+        yield from _pair(op, path, "propertyNames.maxLength", n, _constant(at), _constant(past))
+    values = node.get("additionalProperties")
+    if isinstance(values, dict) and "maxLength" in values:
+        n = int(values["maxLength"])
+        at, past = {"k": "v" * n}, {"k": "v" * (n + 1)}
+        yield from _pair(op, path, "additionalProperties.maxLength", n, _constant(at), _constant(past))
+    if kind == "string" and "maxLength" in node:
+        n = int(node["maxLength"])
+        yield from _pair(op, path, "maxLength", n, _padded_to(n), _padded_to(n + 1))
+        if "pattern" in node:
+            # The only documented string pattern: no leading/trailing whitespace (external ids).
+            yield BoundaryCase(
+                op, path, "no-surrounding-whitespace", 0, "reject", lambda seed: f" {seed} "
+            )
+    if kind == "integer":
         for key, delta in (("minimum", -1), ("maximum", 1)):
-            if key in node:
-                limit = int(node[key])
-                yield BoundaryCase(op, path, key, limit, "accept", lambda _s, n=limit: n)
-                yield BoundaryCase(op, path, key, limit, "reject", lambda _s, n=limit + delta: n)
+            if key in node and abs(int(node[key])) < 2**62:  # int64 range ends are not limits
+                n = int(node[key])
+                yield from _pair(op, path, key, n, _constant(n), _constant(n + delta))
 
 
 def padded(seed: str, length: int) -> str:

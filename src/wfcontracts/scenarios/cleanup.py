@@ -46,7 +46,10 @@ def _workflow_ids(client: httpx.Client) -> Iterator[str]:
 
 
 def _cancel_running(client: httpx.Client, xid: str) -> None:
-    body = {"filter": {"workflowFilters": [{"externalId": xid}], "status": ["RUNNING"]}, "limit": 100}
+    body = {
+        "filter": {"workflowFilters": [{"externalId": xid}], "status": ["RUNNING"]},
+        "limit": 100,
+    }
     response = client.post("workflows/executions/list", json=body)
     if response.status_code != 200:
         return
@@ -60,7 +63,9 @@ def _cancel_running(client: httpx.Client, xid: str) -> None:
 def _delete(client: httpx.Client, xid: str, attempts: int) -> None:
     for attempt in range(attempts):
         response = client.post(
-            "workflows/delete", params={"ignoreUnknownIds": "true"}, json={"items": [{"externalId": xid}]}
+            "workflows/delete",
+            params={"ignoreUnknownIds": "true"},
+            json={"items": [{"externalId": xid}]},
         )
         if response.status_code < 400:
             return

@@ -37,7 +37,9 @@ def succeed_task(external_id: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def fail_task(external_id: str, missing_workflow: str, retries: int = 0, **extra: Any) -> dict[str, Any]:
+def fail_task(
+    external_id: str, missing_workflow: str, retries: int = 0, **extra: Any
+) -> dict[str, Any]:
     return {
         "externalId": external_id,
         "type": "cdf",
@@ -49,7 +51,9 @@ def fail_task(external_id: str, missing_workflow: str, retries: int = 0, **extra
     }
 
 
-def wait_task(external_id: str, function_external_id: str, retries: int = 0, **extra: Any) -> dict[str, Any]:
+def wait_task(
+    external_id: str, function_external_id: str, retries: int = 0, **extra: Any
+) -> dict[str, Any]:
     return {
         "externalId": external_id,
         "type": "function",
@@ -90,14 +94,18 @@ class Probe:
 
     def nonce(self) -> str:
         """A session nonce from the target's Sessions API (how the SDK gets one)."""
-        exchange = self.session.call(
-            "createSessions", json={"items": [{"tokenExchange": True}]}
-        )
+        exchange = self.session.call("createSessions", json={"items": [{"tokenExchange": True}]})
         return str(exchange.response_json["items"][0]["nonce"])
 
-    def upsert(self, scenario: str, tasks: list[dict[str, Any]], version: str = "1") -> tuple[str, str]:
+    def upsert(
+        self, scenario: str, tasks: list[dict[str, Any]], version: str = "1"
+    ) -> tuple[str, str]:
         xid = self.name(scenario)
-        item = {"workflowExternalId": xid, "version": version, "workflowDefinition": {"tasks": tasks}}
+        item = {
+            "workflowExternalId": xid,
+            "version": version,
+            "workflowDefinition": {"tasks": tasks},
+        }
         self.session.call("CreateOrUpdateWorkflowVersion", json={"items": [item]})
         return xid, version
 
@@ -142,7 +150,9 @@ class Probe:
         )
         return dict(exchange.response_json)
 
-    def update_task(self, task_id: str, status: str, output: dict[str, Any] | None = None) -> dict[str, Any]:
+    def update_task(
+        self, task_id: str, status: str, output: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"status": status}
         if output is not None:
             body["output"] = output
@@ -171,7 +181,9 @@ class Probe:
             self._pause(delay)
             delay = min(delay * 2, 5.0)
 
-    def wait_for_task(self, execution_id: str, task_external_id: str, status: str = "IN_PROGRESS") -> dict[str, Any]:
+    def wait_for_task(
+        self, execution_id: str, task_external_id: str, status: str = "IN_PROGRESS"
+    ) -> dict[str, Any]:
         """Wait until the task is in `status`; return that task execution."""
         detail = self.wait_until(
             execution_id,
@@ -183,7 +195,9 @@ class Probe:
         return task
 
     def wait_terminal(self, execution_id: str) -> dict[str, Any]:
-        return self.wait_until(execution_id, lambda d: d.get("status") in TERMINAL, "a terminal status")
+        return self.wait_until(
+            execution_id, lambda d: d.get("status") in TERMINAL, "a terminal status"
+        )
 
     def _pause(self, seconds: float) -> None:
         mock = self.runtime.mock
@@ -193,14 +207,20 @@ class Probe:
             time.sleep(seconds)
 
 
-def task_of(detail: dict[str, Any], external_id: str, status: str | None = None) -> dict[str, Any] | None:
+def task_of(
+    detail: dict[str, Any], external_id: str, status: str | None = None
+) -> dict[str, Any] | None:
     """The task execution with this external id (the newest matching one, if attempts repeat)."""
     found = None
     for task in detail.get("executedTasks") or []:
-        if task.get("externalId") == external_id and (status is None or task.get("status") == status):
+        if task.get("externalId") == external_id and (
+            status is None or task.get("status") == status
+        ):
             found = task
     return found
 
 
 def task_states(detail: dict[str, Any]) -> dict[str, str]:
-    return {t.get("externalId", "?"): t.get("status", "?") for t in detail.get("executedTasks") or []}
+    return {
+        t.get("externalId", "?"): t.get("status", "?") for t in detail.get("executedTasks") or []
+    }
