@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from wfcontracts.errors import WfcontractsError
 from wfcontracts.redact import mask_known
 from wfcontracts.reporting.allure_env import write_environment
 from wfcontracts.reporting.gate import GatePolicy, evaluate_gate
+from wfcontracts.reporting.results import suite_of
 from wfcontracts.reporting.writer import load_summary, write_report, write_summary
 from wfcontracts.runtime import RunOptions, Runtime, build_runtime
 from wfcontracts.scenarios.cleanup import delete_run_resources
@@ -70,6 +72,41 @@ class _InjectRuntime:
         config.stash[RUNTIME_KEY] = self.runtime
 
 
+class _Progress:
+    """One line per suite · operation as the run moves on: what a CI log reader wants to see."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.group: tuple[str, str] | None = None
+        self.counts: dict[str, int] = {}
+        self.out = out
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:  # pytest's own terminal is off: say what broke collection
+            self.out.write(f"collection error in {report.nodeid}:\n{report.longreprtext}\n")
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call" and not (report.skipped or report.failed):
+            return
+        props = dict(report.user_properties)
+        group = (suite_of(report.nodeid), str(props.get("operation", "-")))
+        if group != self.group:
+            self._flush()
+            self.group = group
+        outcome = "passed" if report.passed else "skipped" if report.skipped else "failed"
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+
+    def pytest_sessionfinish(self) -> None:
+        self._flush()
+
+    def _flush(self) -> None:
+        if self.group is None:
+            return
+        counts = ", ".join(f"{n} {o}" for o, n in sorted(self.counts.items()))
+        self.out.write(f"  {self.group[0]:<10} {self.group[1]:<40} {counts}\n")
+        self.out.flush()
+        self.counts = {}
+
+
 def selected_suites(request: VerifyRequest) -> list[str]:
     chosen = list(request.suites) or list(OFFLINE_SUITES if request.options.replay else SUITES)
     unknown = [s for s in chosen if s not in SUITES]
@@ -85,7 +122,9 @@ def pytest_args(request: VerifyRequest, suites: list[str]) -> list[str]:
     args = [str(root / suite) for suite in suites]
     args += [
         "-p", "no:cacheprovider",
+        "-c", str(_ini_file()),
         "--rootdir", str(root.parent),
+        "--confcutdir", str(root.parent),
         "-o", "junit_family=xunit2",
         "-o", "junit_suite_name=wfcontracts",
         f"--junitxml={report_dir / 'junit.xml'}",
@@ -95,8 +134,7 @@ def pytest_args(request: VerifyRequest, suites: list[str]) -> list[str]:
         f"--max-examples={options.max_examples}",
         f"--record-mode={options.record_mode}",
         f"--async-function-external-id={options.async_function_external_id}",
-        "-q" if not request.quiet else "-qq",
-        "-rfE",
+        "-p", "no:terminal",
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
     ]  # fmt: skip
     if options.seed is not None:
@@ -104,6 +142,14 @@ def pytest_args(request: VerifyRequest, suites: list[str]) -> list[str]:
     if options.replay:
         args.append("--replay")
     return args + list(request.extra_pytest_args)
+
+
+def _ini_file() -> Path:
+    """An ini of our own: the project's addopts assume pytest's terminal, which verify replaces."""
+    path = Path(tempfile.gettempdir()) / "wfcontracts-verify.ini"
+    if not path.exists():
+        path.write_text("[pytest]\naddopts = --strict-markers\nxfail_strict = true\n")
+    return path
 
 
 def verify(request: VerifyRequest, out: TextIO | None = None) -> VerifyResult:
@@ -115,7 +161,7 @@ def verify(request: VerifyRequest, out: TextIO | None = None) -> VerifyResult:
     try:
         with masked_output(runtime.secrets):
             pytest_exit = int(
-                pytest.main(pytest_args(request, suites), plugins=[_InjectRuntime(runtime)])
+                pytest.main(pytest_args(request, suites), plugins=_plugins(runtime, request))
             )
     finally:
         if runtime.is_live:
@@ -128,6 +174,11 @@ def verify(request: VerifyRequest, out: TextIO | None = None) -> VerifyResult:
     summary = finish_reports(request.report_dir, request.policy, request.history_dir)
     exit_code = EXIT_OK if summary["gate"]["passed"] else EXIT_VIOLATION
     return VerifyResult(exit_code, summary, pytest_exit)
+
+
+def _plugins(runtime: Runtime, request: VerifyRequest) -> list[object]:
+    progress = _Progress(sys.stdout if not request.quiet else io.StringIO())
+    return [_InjectRuntime(runtime), progress]
 
 
 def finish_reports(
@@ -158,6 +209,11 @@ def summary_table(summary: dict[str, Any]) -> str:
         lines.append(
             f"{suite:<12} {counts['passed']:>7} {counts['failed']:>7} {counts['skipped']:>8}"
         )
+    failures = [e for e in summary.get("checks", []) if e["outcome"] in ("failed", "error")]
+    for entry in failures[:20]:
+        lines.insert(0, f"FAILED [{entry['severity']}] {entry['suite']} · {entry['message'][:400]}")
+        if entry.get("reproduction"):
+            lines.insert(1, f"  reproduce: {entry['reproduction'][:400]}")
     gate = summary.get("gate", {})
     verdict = "PASSED" if gate.get("passed") else "FAILED"
     failing = [sev for sev, action in (gate.get("failOn") or {}).items() if action == "fail"]

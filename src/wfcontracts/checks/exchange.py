@@ -11,6 +11,7 @@ from wfcontracts.contract import Operation
 from wfcontracts.redact import curl_command
 
 _MISSING = object()
+CURL_HEADERS = frozenset({"authorization", "content-type", "content-encoding", "cdf-version"})
 
 
 @dataclass
@@ -54,7 +55,9 @@ class Exchange:
 
     @cached_property
     def curl(self) -> str:
-        return curl_command(self.method, self.url, self.request_headers, self.request_body)
+        """A reproduction with the headers that matter (secrets masked)."""
+        headers = {k: v for k, v in self.request_headers.items() if k.lower() in CURL_HEADERS}
+        return curl_command(self.method, self.url, headers, self.request_body)
 
     def excerpt(self, limit: int = 600) -> str:
         text = self.response_body.decode("utf-8", "replace")

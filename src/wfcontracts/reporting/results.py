@@ -105,8 +105,10 @@ class ResultCollector:
             entry["request"] = self._mask(last[0].curl)
             entry["response"] = self._mask(f"HTTP {last[0].status}\n{last[0].excerpt()}")
             entry["reproduction"] = entry["reproduction"] or entry["request"]
-        item.user_properties.append(("check", check))
-        item.user_properties.append(("operation", operation))
+        # On the report too: junit.xml and the progress lines read the report, not the item.
+        for prop in (("check", check), ("operation", operation)):
+            report.user_properties = [p for p in report.user_properties if p[0] != prop[0]]
+            report.user_properties.append(prop)
         with self._lock:
             self.entries = [e for e in self.entries if e["nodeid"] != item.nodeid] + [entry]
 
