@@ -37,7 +37,10 @@ def _target_flags(parser: argparse.ArgumentParser) -> None:
         help="function external id for probe workflows' waiting tasks",
     )
     parser.add_argument(
-        "--max-rps", type=float, default=None, help="bound the request rate against a live target"
+        "--max-rps",
+        type=float,
+        default=None,
+        help="requests/s against a live target (default 10 on non-loopback hosts; 0: unbounded)",
     )
 
 

@@ -95,7 +95,7 @@ def build_runtime(options: RunOptions, *, check_target: bool = True) -> Runtime:
         if config.token is None:
             config = _with_token(config, LOCAL_TOKEN)
     client = build_client(
-        config, transport=transport, max_requests_per_second=options.max_requests_per_second
+        config, transport=transport, max_requests_per_second=request_rate(options, config)
     )
     if config.kind == "live" and check_target:
         preflight(client)
@@ -108,6 +108,23 @@ def build_runtime(options: RunOptions, *, check_target: bool = True) -> Runtime:
         run_id=options.run_id or _run_id(config),
         context=CheckContext(contract),
     )
+
+
+LIVE_DEFAULT_RPS = 10.0
+
+
+def request_rate(options: RunOptions, config: TargetConfig) -> float | None:
+    """Requests per second allowed against the target: bounded by default on remote hosts.
+
+    A loopback server is the user's own (e.g. `wfcontracts mock serve`); anything else is a
+    shared CDF project, where a run must not behave like a load test.
+    """
+    if options.max_requests_per_second is not None:
+        return options.max_requests_per_second if options.max_requests_per_second > 0 else None
+    if config.kind != "live" or config.base_url is None:
+        return None
+    host = httpx.URL(config.base_url).host
+    return None if host in ("localhost", "::1") or host.startswith("127.") else LIVE_DEFAULT_RPS
 
 
 def _with_token(config: TargetConfig, token: str) -> TargetConfig:

@@ -76,7 +76,8 @@ def test_record_then_replay_offline(tmp_path: Path, served: str) -> None:
     assert path == tmp_path / "lifecycle" / "case.yaml"
     meta, requests, _ = read_cassette(path)
     assert meta.project == "p" and meta.base_url == served and meta.recorded_at
-    assert all("/wfcontracts-rec-" in r.body.decode() for r in requests if b"workflowExt" in r.body)
+    upserts = [r.body.decode() for r in requests if r.path.endswith("/workflows/versions")]
+    assert upserts and all('"wfcontracts-rec-cancel-twice"' in body for body in upserts)
     runtime = replay(tmp_path, flows.cancel_twice)
     assert runtime.config.kind == "replay" and runtime.run_id == "rec"
     assert meta.contract_sha256 == runtime.contract.sha256

@@ -357,21 +357,41 @@ class Recorder:
         )
 
 
-def _build_vcr(mode: str, secrets: Iterable[str | None], persister: ContractPersister) -> Any:
-    config = vcr_config(secrets)
-    scrub = config.pop("before_record_request")
+class _Scrubber:
+    """The scrub hooks of :func:`vcr_config`, also masking bearer tokens seen on the way.
 
-    def only_api(request: Any) -> Any:
+    A token obtained by client credentials is not known up front; once a request carried it,
+    it is masked wherever it appears (bodies echoing it included).
+    """
+
+    def __init__(self, secrets: Iterable[str | None]) -> None:
+        self.known = {value for value in secrets if value}
+        self.hooks = vcr_config(self.known)
+
+    def request(self, request: Any) -> Any:
         # Token requests to an identity provider are not part of the API; never record them.
-        return scrub(request) if "/api/v1/projects/" in request.path else None
+        if "/api/v1/projects/" not in request.path:
+            return None
+        self._learn(request.headers.get("authorization") or request.headers.get("Authorization"))
+        return self.hooks["before_record_request"](request)
 
-    recorder = vcr.VCR(
-        record_mode=mode,
-        match_on=MATCH_ON,
-        drop_unused_requests=True,
-        before_record_request=only_api,
-        **config,
-    )
+    def response(self, response: dict[str, Any]) -> dict[str, Any]:
+        scrubbed: dict[str, Any] = self.hooks["before_record_response"](response)
+        return scrubbed
+
+    def _learn(self, header: str | None) -> None:
+        token = (header or "").partition(" ")[2].strip()
+        if token and token != "***" and token not in self.known:
+            self.known.add(token)
+            self.hooks = vcr_config(self.known)
+
+
+def _build_vcr(mode: str, secrets: Iterable[str | None], persister: ContractPersister) -> Any:
+    scrubber = _Scrubber(secrets)
+    config = dict(scrubber.hooks)
+    config["before_record_request"] = scrubber.request
+    config["before_record_response"] = scrubber.response
+    recorder = vcr.VCR(record_mode=mode, match_on=MATCH_ON, drop_unused_requests=True, **config)
     recorder.register_matcher("api_path", api_path)
     recorder.register_matcher("body_without_secrets", body_without_secrets)
     recorder.register_persister(persister)
