@@ -242,15 +242,21 @@ def _mock_faults(args: argparse.Namespace) -> int:
 
 
 def _record(args: argparse.Namespace) -> int:
-    from wfcontracts.recording import record_cassettes
+    from wfcontracts.runtime import RunOptions
+    from wfcontracts.verification import VerifyRequest, record_cassettes, summary_table
 
-    return record_cassettes(
+    options = RunOptions(
         base_url=args.base_url,
         project=args.project,
         token=args.token,
         record_mode=args.record_mode,
         async_function_external_id=args.async_function_external_id,
+        max_requests_per_second=args.max_rps,
     )
+    result = record_cassettes(VerifyRequest(options=options, report_dir=Path("reports/record")))
+    print(summary_table(result.summary))
+    print("cassettes: cassettes/lifecycle/ (secrets scrubbed; review the diff before committing)")
+    return result.exit_code
 
 
 def _compat(args: argparse.Namespace) -> int:

@@ -80,6 +80,12 @@ class _Progress:
         self.counts: dict[str, int] = {}
         self.out = out
 
+    exit_message: str | None = None
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # pytest.exit(...) from the plugin (corrupt cassette, bad target) lands here
+        self.exit_message = str(getattr(excinfo.value, "msg", "") or excinfo.value)
+
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:  # pytest's own terminal is off: say what broke collection
             self.out.write(f"collection error in {report.nodeid}:\n{report.longreprtext}\n")
@@ -154,21 +160,28 @@ def _ini_file() -> Path:
 
 def verify(request: VerifyRequest, out: TextIO | None = None) -> VerifyResult:
     """Run the suites; WfcontractsError (exit 2) escapes for the adapter to print."""
-    out = out or sys.stdout
     suites = selected_suites(request)
-    runtime = build_runtime(request.options)
+    runtime = _runtime_for(request.options)
     request.report_dir.mkdir(parents=True, exist_ok=True)
+    progress = _Progress(io.StringIO())
     try:
         with masked_output(runtime.secrets):
+            if not request.quiet:
+                progress.out = out or sys.stdout  # the masking stream
             pytest_exit = int(
-                pytest.main(pytest_args(request, suites), plugins=_plugins(runtime, request))
+                pytest.main(
+                    pytest_args(request, suites), plugins=[_InjectRuntime(runtime), progress]
+                )
             )
     finally:
         if runtime.is_live:
             delete_run_resources(runtime)
         runtime.close()
     if pytest_exit in (2, 3, 4):
-        raise WfcontractsError(f"the test run did not complete (pytest exit {pytest_exit})")
+        reason = progress.exit_message or f"pytest exit {pytest_exit}"
+        raise WfcontractsError(
+            f"the test run did not complete: {mask_known(reason, runtime.secrets)}"
+        )
     if pytest_exit == 5:
         raise WfcontractsError(f"no tests were collected for suites {', '.join(suites)}")
     summary = finish_reports(request.report_dir, request.policy, request.history_dir)
@@ -176,9 +189,35 @@ def verify(request: VerifyRequest, out: TextIO | None = None) -> VerifyResult:
     return VerifyResult(exit_code, summary, pytest_exit)
 
 
-def _plugins(runtime: Runtime, request: VerifyRequest) -> list[object]:
-    progress = _Progress(sys.stdout if not request.quiet else io.StringIO())
-    return [_InjectRuntime(runtime), progress]
+def cassettes_dir() -> Path:
+    return suites_dir().parent / "cassettes"
+
+
+def _runtime_for(options: RunOptions) -> Runtime:
+    """Cassette runs (replay or recording) get the offline-guarded / run-id-"rec" runtime."""
+    if not options.replay and options.record_mode == "none":
+        return build_runtime(options)
+    from wfcontracts.cassettes.recorder import build_cassette_runtime, read_cassette
+
+    if options.replay:
+        for path in sorted(cassettes_dir().rglob("*.yaml")):
+            read_cassette(path)  # a corrupt cassette: one line naming the file, exit 2
+    return build_cassette_runtime(options, cassettes_dir())[0]
+
+
+def record_cassettes(request: VerifyRequest) -> VerifyResult:
+    """Re-record the lifecycle cassettes against a live target (or `wfcontracts mock serve`)."""
+    if not request.options.base_url:
+        raise WfcontractsError("record needs --base-url: a live target or `wfcontracts mock serve`")
+    return verify(
+        VerifyRequest(
+            options=request.options,
+            suites=["lifecycle"],
+            report_dir=request.report_dir,
+            policy=request.policy,
+            quiet=request.quiet,
+        )
+    )
 
 
 def finish_reports(

@@ -165,3 +165,11 @@ def test_list_filters_and_pages(lifecycle: LifecycleProbe) -> None:
 @pytest.mark.check("task_timeout")
 def test_task_times_out(lifecycle: LifecycleProbe) -> None:
     flows.task_times_out(lifecycle)
+
+
+@pytest.mark.mock_only
+@major
+@pytest.mark.operation(RETRY)
+@pytest.mark.check("lifecycle_transition")
+def test_execution_times_out(lifecycle: LifecycleProbe) -> None:
+    flows.execution_times_out(lifecycle)

@@ -84,7 +84,9 @@ def test_coverage_lists_every_step_with_counts() -> None:
     assert data["legal"][0] == {
         "from": None, "operation": "run", "to": "RUNNING", "exercised": 2, "failed": 1
     }  # fmt: skip
-    retry = next(e for e in data["illegal"] if e["from"] == "COMPLETED" and e["operation"] == "retry")
+    retry = next(
+        e for e in data["illegal"] if e["from"] == "COMPLETED" and e["operation"] == "retry"
+    )
     assert retry == {"from": "COMPLETED", "operation": "retry", "exercised": 1, "failed": 0}
     json.dumps(data)  # the summary writer stores it as is
 
@@ -105,9 +107,7 @@ class Oracle:
         self.ctx = CheckContext(contract)
         self.id = str(uuid.uuid4())
 
-    def send(
-        self, op: str, url: str, status: int, body: Any, request: Any = None
-    ) -> list[str]:
+    def send(self, op: str, url: str, status: int, body: Any, request: Any = None) -> list[str]:
         exchange = Exchange(
             operation=self.contract.operation(op),
             method="post",
@@ -126,9 +126,13 @@ class Oracle:
             self.execution(status),
         )  # fmt: skip
 
-    def get(self, status: str, tasks: list[dict[str, Any]] | None = None, **extra: Any) -> list[str]:
+    def get(
+        self, status: str, tasks: list[dict[str, Any]] | None = None, **extra: Any
+    ) -> list[str]:
         body = {**self.execution(status), "executedTasks": tasks or [], **extra}
-        return self.send("ExecutionOfSpecificRunOfWorkflow", f"workflows/executions/{self.id}", 200, body)
+        return self.send(
+            "ExecutionOfSpecificRunOfWorkflow", f"workflows/executions/{self.id}", 200, body
+        )
 
     def cancel(self, status: int, body: Any, reason: str | None = None) -> list[str]:
         request = {"reason": reason} if reason is not None else {}
@@ -224,7 +228,9 @@ def test_cancel_answered_running_fails(oracle: Oracle) -> None:
         (None, None, ["cancel_reason"]),
     ],
 )
-def test_cancel_reason(oracle: Oracle, given: str | None, stored: str | None, verdict: list[str]) -> None:
+def test_cancel_reason(
+    oracle: Oracle, given: str | None, stored: str | None, verdict: list[str]
+) -> None:
     oracle.run()
     body = oracle.execution("TERMINATED", reasonForIncompletion=stored)
     assert oracle.cancel(200, body, reason=given) == verdict

@@ -389,6 +389,9 @@ class _Scrubber:
 def _build_vcr(mode: str, secrets: Iterable[str | None], persister: ContractPersister) -> Any:
     scrubber = _Scrubber(secrets)
     config = dict(scrubber.hooks)
+    # The request hook scrubs headers itself; vcrpy's header filter would run first and hide
+    # the bearer token the scrubber must learn.
+    config.pop("filter_headers")
     config["before_record_request"] = scrubber.request
     config["before_record_response"] = scrubber.response
     recorder = vcr.VCR(record_mode=mode, match_on=MATCH_ON, drop_unused_requests=True, **config)
@@ -473,4 +476,3 @@ def suite_of(test_path: Path, root: Path) -> str:
     if len(parts) > 2 and parts[0] == "suites":
         return parts[1]
     return test_path.parent.name or "default"
-

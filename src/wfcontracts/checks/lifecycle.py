@@ -31,7 +31,6 @@ from wfcontracts.checks.registry import CheckContext, check, get_check
 from wfcontracts.scenarios.lifecycle import (
     ACTIVE_TASK_STATUSES,
     FINISHED_TASK_STATUSES,
-    TERMINAL_STATES,
     IllegalProbe,
     Transition,
     TransitionCoverage,
@@ -261,7 +260,8 @@ class _Judge:
         sent = self.ex.request_json if isinstance(self.ex.request_json, dict) else {}
         given = sent.get("reason")
         seen.reason = (given if isinstance(given, str) and given else None,)
-        seen.cancelled_by, seen.held = step, False
+        # An accepted cancel moves the execution on: an earlier refusal no longer pins it.
+        seen.cancelled_by, seen.held, seen.unchanged = step, False, None
         self._adopt_status(seen)
         if status == "TERMINATED":
             self._judge_reason(seen, body, required=True)

@@ -181,6 +181,8 @@ def run_fails(p: LifecycleProbe) -> None:
         f"task broken {task.get('status')!r}",
         "FAILED (retries exhausted)",
     )
+    p.refused(CANCEL, started["id"], {"reason": "too late"})
+    p.finished(started["id"], "FAILED", "lifecycle_transition")
 
 
 # --- cancel --------------------------------------------------------------------------------
@@ -551,6 +553,21 @@ def task_times_out(p: LifecycleProbe) -> None:
     )
 
 
+def execution_times_out(p: LifecycleProbe) -> None:
+    """Past the 24 h execution limit: TIMED_OUT; cancel refused; retry resumes it in place."""
+    mock = p.runtime.mock
+    if mock is None or not mock.virtual_clock:
+        raise RuntimeError("execution_times_out needs the embedded mock's virtual clock")
+    execution_id, _ = _held_execution(p, "execution-timeout", timeout=86_400)
+    mock.advance(86_400_000 + 1)
+    p.finished(execution_id, "TIMED_OUT", "lifecycle_transition")
+    p.refused(CANCEL, execution_id, {"reason": "too late"})
+    p.retry(execution_id)
+    task = p.task_in(execution_id, "hold", "IN_PROGRESS", "retry_attempts")
+    p.update_task(task["id"], "COMPLETED")
+    p.finished(execution_id, "COMPLETED", "lifecycle_transition")
+
+
 Scenario = Callable[[LifecycleProbe], None]
 
 #: Every scenario by name, in the order the suite runs them.
@@ -575,5 +592,6 @@ SCENARIOS: dict[str, Scenario] = {
         retry_completed_refused,
         list_filters_and_pages,
         task_times_out,
+        execution_times_out,
     )
 }
