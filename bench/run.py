@@ -28,7 +28,9 @@ def machine() -> str:
         memory = f", {pages / 2**30:.0f} GiB"
     except (ValueError, OSError):
         pass
-    return f"{platform.machine()}, {os.cpu_count()} cores{memory}, Python {platform.python_version()}"
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores{memory}, Python {platform.python_version()}"
+    )
 
 
 def verdict(ok: bool | None) -> str:
@@ -60,7 +62,9 @@ def main() -> int:
         print(f"{name:<{width}}  {value:<34} {target:<8} {verdict(ok)}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     serialisable = {k: {kk: vv for kk, vv in v.items() if kk != "rows"} for k, v in figures.items()}
-    RESULTS.write_text(json.dumps({"machine": machine(), "figures": serialisable}, indent=2, default=str))
+    RESULTS.write_text(
+        json.dumps({"machine": machine(), "figures": serialisable}, indent=2, default=str)
+    )
     print(f"\n({time.time() - started:.0f} s; raw figures in {RESULTS})")
     return 0
 

@@ -39,7 +39,9 @@ def measure() -> dict[str, Any]:
 
 def main() -> None:
     result = measure()
-    print(f"default verify (embedded mock): {result['verify_s']:.1f} s, exit {result['verify_exit']}")
+    print(
+        f"default verify (embedded mock): {result['verify_s']:.1f} s, exit {result['verify_exit']}"
+    )
     print(
         f"replay of {result['cassettes']} cassettes: {result['replay_s']:.1f} s wall "
         f"(process start included), exit {result['replay_exit']}"

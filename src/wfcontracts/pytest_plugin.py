@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
+
 import pytest
 
 from wfcontracts.checks import CheckedSession, CheckFailure
@@ -17,7 +18,13 @@ from wfcontracts.errors import WfcontractsError
 from wfcontracts.mock.service import MockService
 from wfcontracts.reporting.allure_steps import attach_exchange, label_test
 from wfcontracts.reporting.results import ResultCollector
-from wfcontracts.runtime import DEFAULT_ASYNC_FUNCTION, RunOptions, Runtime, build_runtime
+from wfcontracts.runtime import (
+    DEFAULT_ASYNC_FUNCTION,
+    RUNTIME_KEY,
+    Runtime,
+    build_runtime,
+)
+from wfcontracts.runtime import options_from_config as options_from
 from wfcontracts.scenarios.cleanup import delete_run_resources
 from wfcontracts.scenarios.probes import Probe
 
@@ -30,22 +37,48 @@ MARKERS = {
     "slow": "long-running (large fuzz budgets); deselect with -m 'not slow'",
 }
 RECORD_MODES = ("none", "once", "new_episodes", "all")
-RUNTIME_KEY = pytest.StashKey[Runtime]()
 COLLECTOR_KEY = pytest.StashKey[ResultCollector]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("wfcontracts", "wfcontracts: CDF Workflows contract verification")
-    group.addoption("--base-url", default=None, help="live target URL (default: embedded mock; env CDF_URL / CDF_CLUSTER)")
+    group.addoption(
+        "--base-url",
+        default=None,
+        help="live target URL (default: embedded mock; env CDF_URL / CDF_CLUSTER)",
+    )
     group.addoption("--project", default=None, help="CDF project (env CDF_PROJECT)")
-    group.addoption("--token", default=None, help="bearer token (env CDF_TOKEN; or IDP_* client credentials)")
-    group.addoption("--replay", action="store_true", default=False, help="run lifecycle scenarios from cassettes/, offline")
-    group.addoption("--record-mode", default="none", choices=RECORD_MODES, help="vcr record mode for cassettes (default: none)")
+    group.addoption(
+        "--token", default=None, help="bearer token (env CDF_TOKEN; or IDP_* client credentials)"
+    )
+    group.addoption(
+        "--replay",
+        action="store_true",
+        default=False,
+        help="run lifecycle scenarios from cassettes/, offline",
+    )
+    group.addoption(
+        "--record-mode",
+        default="none",
+        choices=RECORD_MODES,
+        help="vcr record mode for cassettes (default: none)",
+    )
     group.addoption("--seed", type=int, default=None, help="seed for generated data and fuzzing")
     group.addoption("--max-examples", type=int, default=25, help="fuzzing budget per operation")
-    group.addoption("--async-function-external-id", default=DEFAULT_ASYNC_FUNCTION, help="function used by probe workflows' waiting tasks")
-    group.addoption("--fault", action="append", default=[], help="named mock fault to switch on (embedded mock only)")
-    group.addoption("--max-rps", type=float, default=None, help="bound the request rate against the target")
+    group.addoption(
+        "--async-function-external-id",
+        default=DEFAULT_ASYNC_FUNCTION,
+        help="function used by probe workflows' waiting tasks",
+    )
+    group.addoption(
+        "--fault",
+        action="append",
+        default=[],
+        help="named mock fault to switch on (embedded mock only)",
+    )
+    group.addoption(
+        "--max-rps", type=float, default=None, help="bound the request rate against the target"
+    )
     group.addoption("--wfc-summary", default=None, help="write summary.json here (the CLI sets it)")
 
 
@@ -53,21 +86,6 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
     config.stash[COLLECTOR_KEY] = ResultCollector()
-
-
-def options_from(config: pytest.Config) -> RunOptions:
-    return RunOptions(
-        base_url=config.getoption("--base-url"),
-        project=config.getoption("--project"),
-        token=config.getoption("--token"),
-        replay=bool(config.getoption("--replay")),
-        record_mode=str(config.getoption("--record-mode")),
-        seed=config.getoption("--seed"),
-        max_examples=int(config.getoption("--max-examples")),
-        async_function_external_id=str(config.getoption("--async-function-external-id")),
-        faults=tuple(config.getoption("--fault") or ()),
-        max_requests_per_second=config.getoption("--max-rps"),
-    )
 
 
 @pytest.fixture(scope="session")
@@ -119,25 +137,19 @@ def _label(item: pytest.Item, exchange: Exchange) -> None:
 
     operation_id = arg("operation") or exchange.operation.operation_id
     label_test(
-        area=_AREAS.get(operation_id, "Workflows API"),
+        area=_area(item, operation_id, exchange),
         operation=operation_id,
         story=arg("check") or item.name.split("[")[0],
         severity=arg("severity") or "major",
     )
 
 
-_AREAS = {
-    "FetchAllWorkflows": "Workflows", "CreateOrUpdateWorkflow": "Workflows",
-    "DeleteWorkflows": "Workflows", "fetchWorkflowDetails": "Workflows",
-    "CreateOrUpdateWorkflowVersion": "Workflow versions", "ListWorkflowVersions": "Workflow versions",
-    "DeleteSpecificVersionsOfWorkflow": "Workflow versions", "GetSpecificVersion": "Workflow versions",
-    "TriggerRunOfSpecificVersionOfWorkflow": "Workflow executions",
-    "ListWorkflowExecutions": "Workflow executions",
-    "ExecutionOfSpecificRunOfWorkflow": "Workflow executions",
-    "WorkflowExecutionCancellation": "Workflow executions",
-    "WorkflowExecutionRetry": "Workflow executions", "UpdateTaskStatus": "Tasks",
-    "createSessions": "Sessions",
-}  # fmt: skip
+def _area(item: pytest.Item, operation_id: str, exchange: Exchange) -> str:
+    """The API area of an operation: its first tag in the contract."""
+    runtime = item.config.stash.get(RUNTIME_KEY, None)
+    operations = runtime.contract.operations if runtime else {}
+    operation = operations.get(operation_id, exchange.operation)
+    return operation.tags[0] if operation.tags else "Workflows API"
 
 
 @pytest.fixture
@@ -164,7 +176,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("mock_only") is None:
         return
     config = item.config
-    if config.getoption("--base-url") or config.getoption("--replay") or os.environ.get("CDF_URL") or os.environ.get("CDF_CLUSTER"):
+    if (
+        config.getoption("--base-url")
+        or config.getoption("--replay")
+        or os.environ.get("CDF_URL")
+        or os.environ.get("CDF_CLUSTER")
+    ):
         pytest.skip("mock_only: needs the embedded mock")
 
 

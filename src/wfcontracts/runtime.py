@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from wfcontracts.checks import CheckContext, CheckedSession
 from wfcontracts.checks.session import Observer
@@ -72,6 +73,26 @@ class Runtime:
 
     def close(self) -> None:
         self.client.close()
+
+
+def options_from_config(config: pytest.Config) -> RunOptions:
+    """RunOptions from the plugin's command-line options (`pytest suites --base-url …`)."""
+    return RunOptions(
+        base_url=config.getoption("--base-url"),
+        project=config.getoption("--project"),
+        token=config.getoption("--token"),
+        replay=bool(config.getoption("--replay")),
+        record_mode=str(config.getoption("--record-mode")),
+        seed=config.getoption("--seed"),
+        max_examples=int(config.getoption("--max-examples")),
+        async_function_external_id=str(config.getoption("--async-function-external-id")),
+        faults=tuple(config.getoption("--fault") or ()),
+        max_requests_per_second=config.getoption("--max-rps"),
+    )
+
+
+# Where a pytest session keeps its runtime: set by the CLI (its target) or built by the plugin.
+RUNTIME_KEY = pytest.StashKey[Runtime]()
 
 
 def resolve_config(options: RunOptions) -> TargetConfig:

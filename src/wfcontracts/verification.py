@@ -20,7 +20,7 @@ from wfcontracts.reporting.allure_env import write_environment
 from wfcontracts.reporting.gate import GatePolicy, evaluate_gate
 from wfcontracts.reporting.results import suite_of
 from wfcontracts.reporting.writer import load_summary, write_report, write_summary
-from wfcontracts.runtime import RunOptions, Runtime, build_runtime
+from wfcontracts.runtime import RUNTIME_KEY, RunOptions, Runtime, build_runtime
 from wfcontracts.scenarios.cleanup import delete_run_resources
 
 SUITES = ("contract", "lifecycle", "fuzz", "compat")
@@ -67,8 +67,6 @@ class _InjectRuntime:
 
     @pytest.hookimpl(trylast=True)
     def pytest_configure(self, config: pytest.Config) -> None:
-        from wfcontracts.pytest_plugin import RUNTIME_KEY
-
         config.stash[RUNTIME_KEY] = self.runtime
 
 

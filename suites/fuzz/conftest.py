@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from wfcontracts.fuzzing import runner
-from wfcontracts.pytest_plugin import options_from
 from wfcontracts.runtime import Runtime
+from wfcontracts.runtime import options_from_config as options_from
 
 
 def pytest_configure(config: pytest.Config) -> None:

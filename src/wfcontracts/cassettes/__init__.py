@@ -1,2 +1,3 @@
 """cassettes."""
+
 from __future__ import annotations

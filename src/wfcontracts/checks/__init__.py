@@ -7,7 +7,6 @@ from wfcontracts.checks import lifecycle as _lifecycle  # noqa: F401  (registers
 from wfcontracts.checks import response as _response  # noqa: F401  (registers checks)
 from wfcontracts.checks.exchange import Exchange
 from wfcontracts.checks.failures import CheckFailure, Severity
-from wfcontracts.checks.session import CheckedSession
 from wfcontracts.checks.registry import (
     REGISTRY,
     Check,
@@ -17,6 +16,7 @@ from wfcontracts.checks.registry import (
     get_check,
     run_checks,
 )
+from wfcontracts.checks.session import CheckedSession
 
 __all__ = [
     "REGISTRY",

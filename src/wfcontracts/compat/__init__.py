@@ -1,2 +1,3 @@
 """compat."""
+
 from __future__ import annotations

@@ -82,6 +82,7 @@ class Operation:
     source: str
     inferred: bool
     links: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"Operation({self.operation_id}: {self.label})"
@@ -256,6 +257,7 @@ class Contract:
                 for status, response in responses.items()
                 if response.get("links")
             },
+            tags=tuple(spec.get("tags", ())),
         )
 
     def _resolved_response(self, response: dict[str, Any]) -> dict[str, Any]:

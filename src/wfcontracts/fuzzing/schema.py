@@ -31,6 +31,8 @@ API_ROOT = "{base}/api/v1/projects/{project}"
 MOCK_ORIGIN = "http://wfcontracts.mock"
 #: Statuses a well-formed request may legitimately get where the docs are silent (see `_checks`).
 POSITIVE_EXPECTED = ["2xx", "400", "401", "403", "404", "409", "422"]
+#: Stands for the target's bearer token at generation; every request carries the real one.
+AUTH_PLACEHOLDER = "Bearer wfcontracts-fuzz"
 NEGATIVE_EXPECTED = ["400", "401", "403", "404", "409", "413", "422"]
 
 
@@ -159,6 +161,10 @@ def schema_config(target: FuzzTarget, options: FuzzOptions) -> dict[str, Any]:
     generation: dict[str, Any] = {"max-examples": options.max_examples, "mode": "all"}
     config: dict[str, Any] = {
         "base-url": target.api_root,
+        # Auth is ours, as `st run -H` makes it: an explicit header is never negated (a case
+        # "without Authorization" would go out with ours and be judged as accepted bad data).
+        # The real value is only known once the target is attached; each call sends it.
+        "headers": {"Authorization": AUTH_PLACEHOLDER},
         "generation": generation,
         "phases": {name: {"enabled": name in options.phases} for name in _PHASES},
         "checks": _checks(),

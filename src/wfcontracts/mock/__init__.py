@@ -1,2 +1,3 @@
 """mock."""
+
 from __future__ import annotations

@@ -1,2 +1,3 @@
 """scenarios."""
+
 from __future__ import annotations

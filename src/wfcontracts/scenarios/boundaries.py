@@ -107,7 +107,8 @@ def _cases_for(
         yield from _pair(op, path, "x-max-json-bytes", n, _constant(at), _constant(past))
     if kind == "object" and "maxProperties" in node:
         n = int(node["maxProperties"])
-        yield from _pair(op, path, "maxProperties", n, _constant(_pairs(n)), _constant(_pairs(n + 1)))
+        at_pairs, past_pairs = _pairs(n), _pairs(n + 1)
+        yield from _pair(op, path, "maxProperties", n, _constant(at_pairs), _constant(past_pairs))
     names = node.get("propertyNames")
     if isinstance(names, dict) and "maxLength" in names:
         n = int(names["maxLength"])
@@ -117,7 +118,8 @@ def _cases_for(
     if isinstance(values, dict) and "maxLength" in values:
         n = int(values["maxLength"])
         at, past = {"k": "v" * n}, {"k": "v" * (n + 1)}
-        yield from _pair(op, path, "additionalProperties.maxLength", n, _constant(at), _constant(past))
+        name = "additionalProperties.maxLength"
+        yield from _pair(op, path, name, n, _constant(at), _constant(past))
     if kind == "string" and "maxLength" in node:
         n = int(node["maxLength"])
         yield from _pair(op, path, "maxLength", n, _padded_to(n), _padded_to(n + 1))

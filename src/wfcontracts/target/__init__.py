@@ -1,2 +1,3 @@
 """target."""
+
 from __future__ import annotations
