@@ -4,6 +4,7 @@ environment problem (one line on stderr, no traceback)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -87,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="switch on a named fault of the embedded mock (self-tests)",
     )
     verify.add_argument("--quiet", action="store_true", help="less pytest output")
+    verify.add_argument(
+        "--read-only-token",
+        default=os.environ.get("CDF_READ_ONLY_TOKEN"),
+        help="a READ-only token: writes must be refused with 401/403 (env CDF_READ_ONLY_TOKEN)",
+    )
     verify.add_argument(
         "--contract", type=Path, default=None, help="contract file (default: the shipped contract)"
     )
@@ -190,6 +196,7 @@ def _verify(args: argparse.Namespace) -> int:
             faults=tuple(args.fault),
             max_requests_per_second=args.max_rps,
             contract_path=args.contract,
+            read_only_token=args.read_only_token,
         ),
         suites=args.suite or (),
         report_dir=args.report_dir,

@@ -79,6 +79,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--max-rps", type=float, default=None, help="bound the request rate against the target"
     )
+    group.addoption(
+        "--read-only-token",
+        default=os.environ.get("CDF_READ_ONLY_TOKEN"),
+        help="a token with READ access only: writes must be refused (env CDF_READ_ONLY_TOKEN)",
+    )
     group.addoption("--wfc-summary", default=None, help="write summary.json here (the CLI sets it)")
 
 

@@ -19,7 +19,12 @@ import pytest
 from wfcontracts.checks import CheckContext, CheckedSession
 from wfcontracts.checks.session import Observer
 from wfcontracts.contract import Contract, load_contract
-from wfcontracts.mock.service import LOCAL_TOKEN, MockService, embedded_mock
+from wfcontracts.mock.service import (
+    LOCAL_READ_ONLY_TOKEN,
+    LOCAL_TOKEN,
+    MockService,
+    embedded_mock,
+)
 from wfcontracts.target.client import build_client, preflight
 from wfcontracts.target.config import TargetConfig, resolve_target
 
@@ -43,6 +48,8 @@ class RunOptions:
     faults: tuple[str, ...] = ()
     max_requests_per_second: float | None = None
     run_id: str | None = None
+    # A token with workflowOrchestrationAcl:READ only, to probe that writes are refused.
+    read_only_token: str | None = None
 
 
 @dataclass
@@ -66,7 +73,14 @@ class Runtime:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return self.config.secrets
+        extra = (self.read_only_token,) if self.read_only_token else ()
+        return (*self.config.secrets, *extra)
+
+    @property
+    def read_only_token(self) -> str | None:
+        if self.options.read_only_token:
+            return self.options.read_only_token
+        return LOCAL_READ_ONLY_TOKEN if self.mock is not None else None
 
     def session(self, checks: Iterable[str] | None = None) -> CheckedSession:
         return CheckedSession(self.client, self.context, checks=checks, observers=self.observers)
@@ -88,6 +102,7 @@ def options_from_config(config: pytest.Config) -> RunOptions:
         async_function_external_id=str(config.getoption("--async-function-external-id")),
         faults=tuple(config.getoption("--fault") or ()),
         max_requests_per_second=config.getoption("--max-rps"),
+        read_only_token=config.getoption("--read-only-token"),
     )
 
 

@@ -145,6 +145,8 @@ def pytest_args(request: VerifyRequest, suites: list[str]) -> list[str]:
         args.append(f"--seed={options.seed}")
     if options.replay:
         args.append("--replay")
+    if options.read_only_token:
+        args.append(f"--read-only-token={options.read_only_token}")
     return args + list(request.extra_pytest_args)
 
 

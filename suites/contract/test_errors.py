@@ -122,3 +122,23 @@ def test_run_without_token_is_401_and_creates_nothing(wfc_probe: Probe) -> None:
     )
     assert exchange.status == 401, f"run without a token got {exchange.status}, not 401"
     assert _count(wfc_probe, xid) == 0
+
+
+@pytest.mark.operation("TriggerRunOfSpecificVersionOfWorkflow")
+@pytest.mark.severity("critical")
+@pytest.mark.check("read_only_token")
+def test_read_only_token_cannot_write(wfc_probe: Probe) -> None:
+    token = wfc_probe.runtime.read_only_token
+    if token is None:
+        pytest.skip("no read-only token given (--read-only-token / CDF_READ_ONLY_TOKEN)")
+    headers = {"Authorization": f"Bearer {token}"}
+    xid, version = wfc_probe.upsert("err-read-only", [succeed_task("ok")])
+    listed = wfc_probe.session.call("FetchAllWorkflows", headers=headers, auth=None)
+    assert listed.status == 200, f"a read-only token could not read: {listed.status}"
+    body = {"authentication": {"nonce": wfc_probe.nonce()}}
+    path = {"workflowExternalId": xid, "version": version}
+    exchange = wfc_probe.session.call(
+        "TriggerRunOfSpecificVersionOfWorkflow", path=path, json=body, headers=headers, auth=None
+    )
+    assert exchange.status in (401, 403), f"a read-only token could run: {exchange.status}"
+    assert _count(wfc_probe, xid) == 0, "a run with a read-only token created an execution"

@@ -28,3 +28,10 @@ def fuzz(wfc_runtime: Runtime) -> Iterator[runner.Fuzz]:
         yield run
     finally:
         run.detach()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line for budgets and benchmarks: how many generated cases this run sent."""
+    run = runner.prepared()
+    if run.cases:
+        terminalreporter.write_line(f"wfcontracts fuzz: {run.cases} cases, seed {run.seed}")

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import schemathesis
 from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.specs.openapi.checks import ignored_auth as builtin_ignored_auth
 
 from wfcontracts.checks import REGISTRY, CheckContext, CheckFailure, Exchange, run_checks
 from wfcontracts.checks.registry import check, get_check
@@ -67,6 +68,8 @@ class FuzzRun:
     exchanges: list[Exchange] = field(default_factory=list)
     failures: list[CheckFailure] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Operations whose auth enforcement `ignored_auth_per_run` has confirmed in this run.
+    auth_enforced: set[str] = field(default_factory=set)
 
     @property
     def contract(self) -> Contract:
@@ -115,6 +118,22 @@ def wfcontracts(ctx: schemathesis.CheckContext, response: Response, case: Case[A
         label = case.operation.label
         raise FailureGroup([WfcontractsCheckFailed(f, label) for f in failures])
     return None
+
+
+@schemathesis.check
+def ignored_auth_per_run(
+    ctx: schemathesis.CheckContext, response: Response, case: Case[Any]
+) -> bool | None:
+    """schemathesis' `ignored_auth`, confirming each operation's enforcement once per run.
+
+    `st run` shares one set of confirmed operations across the run; `Case.validate_response`
+    (pytest) passes none, so every accepted case would re-send itself twice without or with
+    bad credentials. Same rule and failures, `st run`'s cost. (Config turns the plain one off.)
+    """
+    run = active_run()
+    if run is not None and ctx.auth_enforced_operations is None:
+        ctx.auth_enforced_operations = run.auth_enforced
+    return builtin_ignored_auth(ctx, response, case)
 
 
 def exchange_from(contract: Contract, response: Response) -> Exchange | None:

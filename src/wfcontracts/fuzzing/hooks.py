@@ -40,9 +40,9 @@ AT_LIMIT, OVER_LIMIT = 3, 7
 PAD = "pad"
 
 
-def install(schema: BaseSchema, contract: Contract) -> CaseRewriter:
+def install(schema: BaseSchema) -> CaseRewriter:
     """Register the seed and byte-limit hook on `schema` only; bind its seed later."""
-    rewriter = CaseRewriter(contract)
+    rewriter = CaseRewriter()
 
     def map_case(ctx: HookContext, case: Case[Any]) -> Case[Any]:
         return rewriter.rewrite(case)
@@ -68,14 +68,18 @@ def keep_failure(ctx: HookContext, failure: Failure, case: Case[Any], response: 
 class CaseRewriter:
     """Rewrites generated cases towards seeded resources and byte-limit boundaries."""
 
-    def __init__(self, contract: Contract) -> None:
-        self.contract = contract
+    def __init__(self) -> None:
         self._data: SeedData | None = None
         self._context: CheckContext | None = None
 
     def bind(self, data: SeedData, context: CheckContext) -> None:
         """Draw from `data`; vouch for byte probes in `context` (the run's check context)."""
         self._data, self._context = data, context
+
+    @property
+    def contract(self) -> Contract:
+        """The run's contract (the check context's: loaded once per run)."""
+        return self.context.contract
 
     @property
     def data(self) -> SeedData:

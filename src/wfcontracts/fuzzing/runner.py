@@ -18,7 +18,6 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.generation.stateful.state_machine import APIStateMachine
 from vcr.serializers import yamlserializer
 
-from wfcontracts.contract import load_contract
 from wfcontracts.fuzzing import checks as fuzz_checks
 from wfcontracts.fuzzing import hooks
 from wfcontracts.fuzzing.schema import (
@@ -59,6 +58,7 @@ class Fuzz:
     seed_data: SeedData | None = None
     cases: int = 0
     cassettes: list[Path] = field(default_factory=list)
+    stateful_failures: list[FailureGroup] = field(default_factory=list)
 
     def attach(self, runtime: Runtime) -> None:
         """Point the schema at the runtime's target, seed it and bind the run's checks."""
@@ -75,6 +75,7 @@ class Fuzz:
 
     def detach(self) -> None:
         fuzz_checks.unbind()
+        self.target.close()
         if self.target.app is not None:
             self.target.app.service = None
 
@@ -87,12 +88,11 @@ class Fuzz:
         if self.target.out_of_time:
             return  # the time budget is spent: remaining examples pass without a request
         self.cases += 1
-        response = case.call(headers=self.target.headers)
+        call_kwargs = self.target.call_kwargs()
+        response = case.call(**call_kwargs)
         try:
             case.validate_response(
-                response,
-                headers=self.target.headers,
-                transport_kwargs={"headers": self.target.headers},
+                response, headers=self.target.headers, transport_kwargs=call_kwargs
             )
         except FailureGroup as exc:
             self.explain(exc, test_name, [response])
@@ -138,8 +138,22 @@ class Fuzz:
         }
 
     def state_machine(self) -> type[APIStateMachine]:
-        """The contract's links as a schemathesis state machine, judged by every check."""
+        """The contract's links as a schemathesis state machine, judged by every check.
+
+        Failing steps are collected in :attr:`stateful_failures`; call
+        :meth:`raise_stateful_failures` after the run.
+        """
+        self.stateful_failures.clear()
         return _bind_machine(self)
+
+    def raise_stateful_failures(self) -> None:
+        """Raise the first failure the state machine met (each carries its seed and cassette)."""
+        if self.stateful_failures:
+            first = self.stateful_failures[0]
+            more = len(self.stateful_failures) - 1
+            if more:
+                first.add_note(f"wfcontracts fuzz: {more} more failing stateful step(s)")
+            raise first
 
 
 _PREPARED: list[Fuzz] = []
@@ -171,7 +185,7 @@ def prepare(options: RunOptions, report_dir: Path = REPORT_DIR, **overrides: Any
     else:
         target = mock_target(None, "", config.project)
     schema = load_schema(target, fuzz_options, options.contract_path)
-    rewriter = hooks.install(schema, load_contract(options.contract_path))
+    rewriter = hooks.install(schema)
     return Fuzz(fuzz_options, target, schema, rewriter, report_dir)
 
 
@@ -210,7 +224,7 @@ def _bind_machine(fuzz: Fuzz) -> type[APIStateMachine]:
             self.sequence: list[Response] = []
 
         def get_call_kwargs(self, case: Case[Any]) -> dict[str, Any]:
-            return {"headers": fuzz.target.headers}
+            return fuzz.target.call_kwargs()
 
         def after_call(self, response: Response, case: Case[Any]) -> None:
             super().after_call(response, case)
@@ -230,7 +244,9 @@ def _bind_machine(fuzz: Fuzz) -> type[APIStateMachine]:
                     recorder=getattr(self, "recorder", None),
                 )
             except FailureGroup as exc:
+                # Recorded, not raised: hypothesis would replay the sequence to confirm it, and a
+                # replay meets server state the first run changed (FlakyStrategyDefinition).
                 fuzz.explain(exc, "stateful", self.sequence)
-                raise
+                fuzz.stateful_failures.append(exc)
 
     return WfcontractsStateMachine

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -15,6 +16,16 @@ if TYPE_CHECKING:
     from wfcontracts.mock.service import MockService
 
 METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+
+
+class AnyPathConvertor(PathConvertor):
+    """Starlette's `path` without its blind spot: `.*` stops at a decoded newline (`%0A`), so
+    such paths got Starlette's plain-text 404 instead of the dispatcher's error envelope."""
+
+    regex = r"[\s\S]*"
+
+
+register_url_convertor("anypath", AnyPathConvertor())
 
 
 def create_app(service: MockService) -> Starlette:
@@ -34,6 +45,6 @@ def create_app(service: MockService) -> Starlette:
         result = service.handle(mock_request)
         return Response(result.body, status_code=result.status, headers=result.headers)
 
-    app = Starlette(routes=[Route("/{path:path}", endpoint, methods=METHODS)])
+    app = Starlette(routes=[Route("/{path:anypath}", endpoint, methods=METHODS)])
     app.state.service = service
     return app

@@ -15,6 +15,7 @@ from wfcontracts.mock.http import Dispatcher, MockRequest, MockResponse, TokenPo
 from wfcontracts.mock.transport import MockTransport
 
 LOCAL_TOKEN = "wfcontracts-local-token"
+LOCAL_READ_ONLY_TOKEN = "wfcontracts-local-read-only-token"
 
 
 class MockService:
@@ -73,5 +74,6 @@ class MockService:
 
 
 def embedded_mock(faults: Iterable[str] = ()) -> MockService:
-    """The default target: virtual clock, the local token, optional named faults."""
-    return MockService(clock=VirtualClock(), faults=faults, tokens=[LOCAL_TOKEN])
+    """The default target: virtual clock, the local tokens (read-write and read-only), faults."""
+    tokens = [LOCAL_TOKEN, f"{LOCAL_READ_ONLY_TOKEN}:read"]
+    return MockService(clock=VirtualClock(), faults=faults, tokens=tokens)
