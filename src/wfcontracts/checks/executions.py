@@ -8,6 +8,7 @@ from typing import Any
 
 from wfcontracts.checks.exchange import Exchange
 from wfcontracts.checks.registry import CheckContext, RunEcho, check, get_check
+from wfcontracts.contract.operations import GET, LIST, RUN, UPDATE
 
 UUID4 = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
@@ -20,11 +21,7 @@ TASK_STATUSES = (
 )  # fmt: skip
 TIMESTAMP_KEYS = ("createdTime", "lastUpdatedTime", "startTime", "endTime")
 
-RUN = "TriggerRunOfSpecificVersionOfWorkflow"
-GET = "ExecutionOfSpecificRunOfWorkflow"
 EXECUTION_OPERATIONS = {RUN, GET, "WorkflowExecutionCancellation", "WorkflowExecutionRetry"}
-LIST = "ListWorkflowExecutions"
-UPDATE = "UpdateTaskStatus"
 
 
 def executions_in(ex: Exchange) -> Iterator[dict[str, Any]]:

@@ -28,6 +28,7 @@ from urllib.parse import unquote, urlsplit
 
 from wfcontracts.checks.exchange import Exchange
 from wfcontracts.checks.registry import CheckContext, check, get_check
+from wfcontracts.contract.operations import CANCEL, GET, LIST, RETRY, RUN, UPDATE
 from wfcontracts.scenarios.lifecycle import (
     ACTIVE_TASK_STATUSES,
     FINISHED_TASK_STATUSES,
@@ -41,12 +42,6 @@ from wfcontracts.scenarios.lifecycle import (
 
 __all__ = ["LifecycleHistory", "coverage_of", "history_of"]
 
-RUN = "TriggerRunOfSpecificVersionOfWorkflow"
-GET = "ExecutionOfSpecificRunOfWorkflow"
-LIST = "ListWorkflowExecutions"
-CANCEL = "WorkflowExecutionCancellation"
-RETRY = "WorkflowExecutionRetry"
-UPDATE = "UpdateTaskStatus"
 
 TRANSITION = "lifecycle_transition"
 TASKS = "task_effects"

@@ -51,8 +51,10 @@ class SeedData:
 
 def seed(runtime: Runtime, scenario: str = "fuzz") -> SeedData:
     """Create the probe version and one execution per status (several RUNNING)."""
-    # Seeding sends no checks: judging the target is the fuzzers' job, not the fixture's.
-    probe = Probe(runtime, runtime.session(checks=[]))
+    # Seeding is judged by every check too: a target that breaks the contract while being
+    # seeded (say, ids the contract's own paths reject) fails here at once, with the check's
+    # message, instead of timing out while polling; the lifecycle oracle also learns the seeds.
+    probe = Probe(runtime, runtime.session())
     tasks = [wait_task(WAIT, probe.async_function), succeed_task(DONE, **depends(WAIT))]
     xid, version = probe.upsert(scenario, tasks)
     data = SeedData(xid, version, probe=probe)

@@ -23,31 +23,20 @@ from wfcontracts.reporting.gate import (
     normalise_outcome,
     normalise_severity,
 )
+from wfcontracts.scenarios import lifecycle
 
 OUTCOMES: tuple[str, ...] = ("passed", "failed", "error", "skipped")
 EXCERPT_LIMIT = 3000
 TREND_RUNS = 12
 _REASONS_SHOWN = 12
 
-# The execution state machine (reference §5); `None` is the start, before `run`.
-STATES: tuple[str, ...] = ("RUNNING", "COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED")
-LEGAL_TRANSITIONS: tuple[tuple[str | None, str, str], ...] = (
-    (None, "run", "RUNNING"),
-    ("RUNNING", "complete", "COMPLETED"),
-    ("RUNNING", "fail", "FAILED"),
-    ("RUNNING", "time_out", "TIMED_OUT"),
-    ("RUNNING", "cancel", "TERMINATED"),
-    ("FAILED", "retry", "RUNNING"),
-    ("TIMED_OUT", "retry", "RUNNING"),
-    ("TERMINATED", "retry", "RUNNING"),
+# The execution state machine, from the lifecycle model (written once, as data).
+STATES: tuple[str, ...] = lifecycle.EXECUTION_STATES
+LEGAL_TRANSITIONS: tuple[tuple[str | None, str, str], ...] = tuple(
+    (t.source, t.operation, t.target) for t in lifecycle.LEGAL_TRANSITIONS
 )
-ILLEGAL_PROBES: tuple[tuple[str, str], ...] = (
-    ("COMPLETED", "cancel"),
-    ("FAILED", "cancel"),
-    ("TIMED_OUT", "cancel"),
-    ("TERMINATED", "cancel"),
-    ("RUNNING", "retry"),
-    ("COMPLETED", "retry"),
+ILLEGAL_PROBES: tuple[tuple[str, str], ...] = tuple(
+    (p.source, p.operation) for p in lifecycle.ILLEGAL_PROBES
 )
 _START_NAMES = frozenset({"", "START", "(START)", "NONE", "NULL"})
 

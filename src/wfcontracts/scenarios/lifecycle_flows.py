@@ -17,6 +17,7 @@ from typing import Any
 
 from wfcontracts.checks import CheckFailure
 from wfcontracts.checks.exchange import Exchange
+from wfcontracts.contract.operations import CANCEL, GET, LIST, RETRY
 from wfcontracts.scenarios.probes import (
     TERMINAL,
     Probe,
@@ -30,12 +31,6 @@ from wfcontracts.scenarios.probes import (
 
 __all__ = ["SCENARIOS", "LifecycleProbe", "Scenario"]
 
-GET = "ExecutionOfSpecificRunOfWorkflow"
-LIST = "ListWorkflowExecutions"
-CANCEL = "WorkflowExecutionCancellation"
-RETRY = "WorkflowExecutionRetry"
-UPDATE = "UpdateTaskStatus"
-RUN = "TriggerRunOfSpecificVersionOfWorkflow"
 
 Detail = dict[str, Any]
 Predicate = Callable[[Detail], bool]
