@@ -6,6 +6,8 @@ is judged by all schemathesis checks and by the wfcontracts check registry.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import schemathesis
 
@@ -16,6 +18,8 @@ schema = prepared().schema
 pytestmark = [pytest.mark.live_safe, pytest.mark.check("fuzz_stateless")]
 
 
-@schema.parametrize()
-def test_operation(case: schemathesis.Case, fuzz: Fuzz, request: pytest.FixtureRequest) -> None:
+@schema.parametrize()  # type: ignore[untyped-decorator, unused-ignore]
+def test_operation(
+    case: schemathesis.Case[Any], fuzz: Fuzz, request: pytest.FixtureRequest
+) -> None:
     fuzz.check_case(case, request.node.name)

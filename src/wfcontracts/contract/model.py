@@ -284,13 +284,16 @@ def load_contract(path: Path | str | None = None) -> Contract:
     run builds many runtimes (self-tests, fault tests).
     """
     contract_path = Path(path) if path is not None else default_contract_path()
-    document, raw = read_document(contract_path)
-    sha = sha256_of(raw)
-    key = (str(contract_path.resolve()), sha)
-    cached = _CACHE.get(key)
+    try:
+        key = (str(contract_path.resolve()), sha256_of(contract_path.read_bytes()))
+    except OSError:
+        key = None  # read_document below says what is wrong, in one line
+    cached = _CACHE.get(key) if key else None
     if cached is None:
+        document, raw = read_document(contract_path)
         validate_openapi(contract_path, document)
-        cached = _CACHE[key] = Contract(contract_path, document, sha)
+        cached = Contract(contract_path, document, sha256_of(raw))
+        _CACHE[(str(contract_path.resolve()), cached.sha256)] = cached
     return cached
 
 
