@@ -124,3 +124,92 @@ def test_mock_faults_lists_every_fault() -> None:
     result = run_cli("mock", "faults")
     assert result.returncode == 0
     assert "retry_new_id" in result.stdout and "auth_ignored" in result.stdout
+
+
+CLIENT_SECRET = "wfc-RECOGNISABLE-client-secret-91b2"
+
+
+class _TokenEndpoint:
+    """A local OAuth2 token endpoint issuing SECRET for the right client credentials."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+        from urllib.parse import parse_qs
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                length = int(self.headers.get("content-length", 0))
+                form = parse_qs(self.rfile.read(length).decode())
+                ok = form.get("client_secret") == [CLIENT_SECRET]
+                body = (
+                    {"access_token": SECRET, "expires_in": 3600}
+                    if ok
+                    else {"error": "invalid_client"}
+                )
+                payload = json.dumps(body).encode()
+                self.send_response(200 if ok else 401)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/oauth2/token"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_verify_with_client_credentials(served: BackgroundServer, tmp_path: Path) -> None:
+    import os
+
+    endpoint = _TokenEndpoint()
+    env = {
+        **os.environ,
+        "IDP_CLIENT_ID": "wfcontracts-ci",
+        "IDP_CLIENT_SECRET": CLIENT_SECRET,
+        "IDP_TOKEN_URL": endpoint.url,
+        "IDP_SCOPES": "https://example.invalid/.default",
+    }
+    env.pop("CDF_TOKEN", None)
+    reports = tmp_path / "reports"
+    command = [
+        sys.executable, "-m", "wfcontracts.cli", "verify", "--base-url", served.base_url,
+        "--project", "p", "--suite", "contract", "--report-dir", str(reports),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=240, env=env)
+    endpoint.server.shutdown()
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    outputs = [result.stdout, result.stderr] + [
+        p.read_text(errors="replace") for p in reports.rglob("*") if p.is_file()
+    ]
+    assert all(CLIENT_SECRET not in text and SECRET not in text for text in outputs)
+
+
+def test_rejected_client_credentials_are_one_line(served: BackgroundServer) -> None:
+    import os
+
+    endpoint = _TokenEndpoint()
+    env = {
+        **os.environ,
+        "IDP_CLIENT_ID": "wfcontracts-ci",
+        "IDP_CLIENT_SECRET": "wfc-wrong-client-secret-5555",
+        "IDP_TOKEN_URL": endpoint.url,
+    }
+    env.pop("CDF_TOKEN", None)
+    command = [
+        sys.executable,
+        "-m",
+        "wfcontracts.cli",
+        "verify",
+        "--base-url",
+        served.base_url,
+        "--project",
+        "p",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    endpoint.server.shutdown()
+    assert_usage_error(result, "127.0.0.1")
+    assert "wfc-wrong-client-secret-5555" not in result.stderr + result.stdout
