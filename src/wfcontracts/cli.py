@@ -134,6 +134,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", type=Path, default=None, help="write the report here instead of stdout"
     )
 
+    drift = sub.add_parser("drift", help="re-validate recorded cassettes against the contract")
+    drift.add_argument(
+        "--cassettes", type=Path, default=Path("cassettes"), help="recordings to check"
+    )
+    drift.add_argument(
+        "--baseline", type=Path, default=None, help="compare --cassettes with these recordings"
+    )
+    drift.add_argument("--contract", type=Path, default=None)
+    drift.add_argument("--format", default="text", choices=("text", "json"))
+
     report = sub.add_parser("report", help="rebuild index.html from reports/summary.json")
     report.add_argument("--report-dir", type=Path, default=Path("reports"))
     report.add_argument("--history", type=Path, default=None)
@@ -165,6 +175,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("wfcontracts: interrupted", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `wfcontracts … | head`: the reader left; that is not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
@@ -174,6 +187,7 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
         "verify": _verify,
         "record": _record,
         "compat": _compat,
+        "drift": _drift,
         "report": _report,
         "selftest": _selftest,
     }[args.command]
@@ -280,6 +294,33 @@ def _compat(args: argparse.Namespace) -> int:
     else:
         print(text)
     return exit_code(findings, args.fail_on)
+
+
+def _drift(args: argparse.Namespace) -> int:
+    """Exit 1 when a recorded response breaks the contract or the runs differ from the baseline."""
+    import json
+
+    from wfcontracts.compat import drift
+    from wfcontracts.contract import load_contract
+
+    contract = load_contract(args.contract)
+    paths = drift.find_cassettes(args.cassettes)
+    if not paths:
+        raise WfcontractsError(f"no cassettes under {args.cassettes}")
+    current = drift.load_cassettes(paths)
+    report = drift.drift_report(contract, current)
+    changes = []
+    if args.baseline is not None:
+        baseline = drift.load_cassettes(drift.find_cassettes(args.baseline))
+        changes = drift.compare_runs(baseline, current, contract=contract)
+    if args.format == "json":
+        payload = {"drift": drift.drift_as_dict(report), "changes": [c.__dict__ for c in changes]}
+        print(json.dumps(payload, indent=2, default=str))
+    else:
+        print(drift.format_drift(report))
+        if args.baseline is not None:
+            print(drift.format_changes(changes))
+    return 0 if report.clean and not changes else 1
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -181,12 +181,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("mock_only") is None:
         return
     config = item.config
-    if (
-        config.getoption("--base-url")
-        or config.getoption("--replay")
-        or os.environ.get("CDF_URL")
-        or os.environ.get("CDF_CLUSTER")
-    ):
+    runtime = config.stash.get(RUNTIME_KEY, None)
+    if runtime is not None:
+        embedded = runtime.mock is not None
+    else:  # the runtime is built lazily: judge by the options that will build it
+        options = options_from(config)
+        embedded = not (
+            options.base_url
+            or options.replay
+            or os.environ.get("CDF_URL")
+            or os.environ.get("CDF_CLUSTER")
+        )
+    if not embedded:
         pytest.skip("mock_only: needs the embedded mock")
 
 

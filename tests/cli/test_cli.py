@@ -6,13 +6,13 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
-
-from wfcontracts.mock.server import BackgroundServer, serve_in_background
-from wfcontracts.mock.service import MockService
 
 SECRET = "wfc-RECOGNISABLE-secret-token-7f3a9c"
 
@@ -35,10 +35,43 @@ def assert_usage_error(result: subprocess.CompletedProcess[str], *words: str) ->
         assert word in lines[0], lines[0]
 
 
+@dataclass
+class Served:
+    base_url: str
+
+
 @pytest.fixture(scope="module")
-def served() -> Iterator[BackgroundServer]:
-    with serve_in_background(MockService(tokens=[SECRET])) as server:
-        yield server
+def served() -> Iterator[Served]:
+    """`wfcontracts mock serve` in its own process, as a user would start it."""
+    port = closed_port()
+    command = [
+        sys.executable,
+        "-m",
+        "wfcontracts.cli",
+        "mock",
+        "serve",
+        "--port",
+        str(port),
+        "--token",
+        SECRET,
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base_url}/_mock/clock", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert process.poll() is None and time.monotonic() < deadline, (
+                    "mock serve did not start"
+                )
+                time.sleep(0.1)
+        yield Served(base_url)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def closed_port() -> int:
@@ -58,17 +91,30 @@ def test_unreachable_url() -> None:
     )
 
 
-def test_wrong_token_is_rejected_without_echoing_it(served: BackgroundServer) -> None:
+def test_wrong_token_is_rejected_without_echoing_it(served: Served) -> None:
     wrong = "wfc-wrong-token-0123456789"
     result = run_cli("verify", "--base-url", served.base_url, "--project", "p", "--token", wrong)
     assert_usage_error(result, "401")
     assert wrong not in result.stderr + result.stdout
 
 
-def test_malformed_contract(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("openapi: 3.1.0\ninfo: [oops\n", "YAML"),
+        (
+            "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /x:\n    get:\n"
+            "      responses:\n        '200': {$ref: '#/components/responses/Nope'}\n",
+            "does not resolve",
+        ),
+        ("openapi: 3.1.0\npaths: {}\n", "info"),
+    ],
+    ids=["syntax-error", "dangling-ref", "missing-required-field"],
+)
+def test_malformed_contract(tmp_path: Path, text: str, problem: str) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("openapi: 3.1.0\ninfo: [oops\n")
-    assert_usage_error(run_cli("verify", "--contract", str(bad)), str(bad), "YAML")
+    bad.write_text(text)
+    assert_usage_error(run_cli("verify", "--contract", str(bad)), str(bad), problem)
 
 
 def test_unknown_fault() -> None:
@@ -81,16 +127,15 @@ def test_compat_bad_input(tmp_path: Path) -> None:
     )
 
 
-def test_verify_over_http_passes_and_leaks_no_secret(
-    served: BackgroundServer, tmp_path: Path
-) -> None:
+def test_verify_over_http_passes_and_leaks_no_secret(served: Served, tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     result = run_cli(
         "verify", "--base-url", served.base_url, "--project", "p", "--token", SECRET,
-        "--suite", "contract", "--report-dir", str(reports),
+        "--suite", "contract", "--suite", "lifecycle", "--report-dir", str(reports),
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "contract" in result.stdout and "gate: PASSED" in result.stdout
+    assert "lifecycle" in result.stdout
     summary = json.loads((reports / "summary.json").read_text())
     assert summary["totals"]["failed"] == 0 and summary["totals"]["passed"] > 20
     assert summary["target"] == {"kind": "live", "baseUrl": served.base_url, "project": "p"}
@@ -117,7 +162,15 @@ def test_verify_with_a_fault_fails_with_exit_1(tmp_path: Path) -> None:
     assert "request_echo" in failed
     junit = (reports / "junit.xml").read_text()
     assert "request_echo" in junit and "<failure" in junit
-    assert "request_echo" in (reports / "index.html").read_text()
+    assert 'data-check="request_echo"' in (reports / "index.html").read_text()
+    allure = [json.loads(p.read_text()) for p in (reports / "allure-results").glob("*-result.json")]
+    failed_allure = [r for r in allure if r["status"] == "failed"]
+    assert failed_allure and all(
+        {"name": "story", "value": "request_echo"} in r["labels"]
+        or "request_echo" in r["statusDetails"]["message"]
+        for r in failed_allure
+    )
+    assert (reports / "allure-results" / "environment.properties").is_file()
 
 
 def test_mock_faults_lists_every_fault() -> None:
@@ -162,7 +215,7 @@ class _TokenEndpoint:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-def test_verify_with_client_credentials(served: BackgroundServer, tmp_path: Path) -> None:
+def test_verify_with_client_credentials(served: Served, tmp_path: Path) -> None:
     import os
 
     endpoint = _TokenEndpoint()
@@ -188,7 +241,7 @@ def test_verify_with_client_credentials(served: BackgroundServer, tmp_path: Path
     assert all(CLIENT_SECRET not in text and SECRET not in text for text in outputs)
 
 
-def test_rejected_client_credentials_are_one_line(served: BackgroundServer) -> None:
+def test_rejected_client_credentials_are_one_line(served: Served) -> None:
     import os
 
     endpoint = _TokenEndpoint()
@@ -213,3 +266,33 @@ def test_rejected_client_credentials_are_one_line(served: BackgroundServer) -> N
     endpoint.server.shutdown()
     assert_usage_error(result, "127.0.0.1")
     assert "wfc-wrong-client-secret-5555" not in result.stderr + result.stdout
+
+
+def _copy_cassettes(tmp_path: Path) -> Path:
+    import shutil
+
+    target = tmp_path / "cassettes"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "cassettes", target)
+    return target
+
+
+def test_drift_of_the_shipped_cassettes_is_clean() -> None:
+    result = run_cli("drift", "--cassettes", str(Path(__file__).resolve().parents[2] / "cassettes"))
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "Result: clean" in result.stdout
+
+
+def test_drift_reports_a_hand_edited_response(tmp_path: Path) -> None:
+    cassettes = _copy_cassettes(tmp_path)
+    victim = sorted(cassettes.rglob("*.yaml"))[0]
+    victim.write_text(victim.read_text().replace('"status":"RUNNING"', '"status":"SUCCEEDED"'))
+    result = run_cli("drift", "--cassettes", str(cassettes))
+    assert result.returncode == 1, result.stdout[-2000:]
+    assert "SUCCEEDED" in result.stdout
+
+
+def test_drift_of_a_corrupt_cassette_is_one_line(tmp_path: Path) -> None:
+    cassettes = _copy_cassettes(tmp_path)
+    victim = sorted(cassettes.rglob("*.yaml"))[0]
+    victim.write_text("interactions: [unclosed\n")
+    assert_usage_error(run_cli("drift", "--cassettes", str(cassettes)), victim.name)

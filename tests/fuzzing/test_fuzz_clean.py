@@ -1,7 +1,7 @@
 """The fuzz suite finds nothing on a correct server: the embedded mock, and the mock over HTTP.
 
-Each run is `pytest suites/fuzz` in a subprocess (the suite builds its schema at collection
-from the command line), with a fixed seed so a failure here reproduces with the same command.
+Each run is `pytest suites/fuzz` in a subprocess (the suite builds its schema from the command
+line), with a fixed seed so a failure here reproduces with the same command.
 """
 
 from __future__ import annotations

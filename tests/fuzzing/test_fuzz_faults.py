@@ -1,7 +1,7 @@
 """The fuzz suite alone catches every named mock fault about shapes, constraints, status codes,
 auth and error envelopes that it can see; the rest are listed, each with its reason.
 
-Each fault runs `pytest suites/fuzz --fault NAME -x` in a subprocess, restricted to the test that
+Each fault runs `pytest <node id> --fault NAME -x` in a subprocess, restricted to the test that
 meets it first (the stateful links, or one operation's stateless test) with a small budget. The
 subprocesses run concurrently (one per CPU) from a module fixture; each fault is its own test.
 """
@@ -19,14 +19,15 @@ import pytest
 from wfcontracts.mock.faults import FAULTS
 
 SUITE = Path(__file__).resolve().parents[2] / "suites" / "fuzz"
-STATEFUL = (f"{SUITE}/test_stateful.py", "test_links")
-# schemathesis' items are not addressable by node id: select them by `-k` on their names.
-RUN = (f"{SUITE}/test_stateless.py", "run]")  # POST /workflows/{…}/versions/{version}/run
-UPSERT_WORKFLOW = (f"{SUITE}/test_stateless.py", "POST and /workflows]")
-GET_EXECUTION = (f"{SUITE}/test_stateless.py", "GET and executions")
+STATELESS = f"{SUITE}/test_stateless.py::test_operation"
+STATEFUL = f"{SUITE}/test_stateful.py::test_links"
+RUN = f"{STATELESS}[POST /workflows/{{workflowExternalId}}/versions/{{version}}/run]"
+CANCEL = f"{STATELESS}[POST /workflows/executions/{{executionId}}/cancel]"
+UPSERT_WORKFLOW = f"{STATELESS}[POST /workflows]"
+GET_EXECUTION = f"{STATELESS}[GET /workflows/executions/{{executionId}}]"
 
-#: Fault -> the suite test that reports it, as (file, -k); the seed fixture runs before either.
-CAUGHT: dict[str, tuple[str, str]] = {
+#: Fault -> the suite test (node id) that reports it; the seed fixture runs before any.
+CAUGHT: dict[str, str] = {
     "auth_ignored": STATEFUL,
     "bare_error_body": STATEFUL,
     "cancel_finished_accepted": STATEFUL,
@@ -38,11 +39,18 @@ CAUGHT: dict[str, tuple[str, str]] = {
     "external_id_length_unchecked": UPSERT_WORKFLOW,
     "input_limit_off_by_one": RUN,
     "input_limit_too_strict": RUN,
+    "metadata_key_length_unchecked": RUN,
     "metadata_not_echoed": STATEFUL,
+    "metadata_pairs_unchecked": RUN,
+    "metadata_too_strict": RUN,
+    "metadata_value_length_unchecked": RUN,
+    "missing_nonce_accepted": RUN,
     "missing_required_field": STATEFUL,
     "negative_timestamps": STATEFUL,
     "no_request_id": STATEFUL,
     "non_uuid4_ids": STATEFUL,
+    "readonly_token_writes": UPSERT_WORKFLOW,
+    "reason_length_unchecked": CANCEL,
     "retry_new_id": STATEFUL,
     "retry_running_accepted": STATEFUL,
     "run_returns_200": STATEFUL,
@@ -76,16 +84,18 @@ NOT_CAUGHT: dict[str, str] = {
     "list_ignores_workflow_filter": "no check compares list items with the sent filter",
     "list_limit_ignored": "no check compares the item count with the sent limit",
     "unknown_version_runs": "the fuzzer cannot tell an unknown version from a seeded one",
-    # Constraints (gap): negative cases break several fields at once, so the mock refuses them
-    # for another reason first; needs targeted boundary probes like the byte-limit ones.
-    "metadata_key_length_unchecked": "constraint gap: over-long metadata key never sent alone",
-    "metadata_pairs_unchecked": "constraint gap: 11 metadata pairs never sent alone",
-    "metadata_value_length_unchecked": "constraint gap: over-long metadata value never alone",
-    "metadata_too_strict": "constraint gap: metadata exactly at the limits never generated",
-    "missing_nonce_accepted": "constraint gap: run/retry without nonce only with other faults",
-    "reason_length_unchecked": "constraint gap: over-long cancel reason only with other faults",
-    # Auth with a second identity: the suite holds one token.
-    "readonly_token_writes": "needs a read-only token; the fuzz run has a single identity",
+}
+
+
+#: Faults caught only by the single-constraint probes / the read-only retry, and the check named.
+REPORTED_BY: dict[str, str] = {
+    "metadata_key_length_unchecked": "documented_limits",
+    "metadata_pairs_unchecked": "documented_limits",
+    "metadata_too_strict": "documented_limits",
+    "metadata_value_length_unchecked": "documented_limits",
+    "missing_nonce_accepted": "documented_limits",
+    "reason_length_unchecked": "documented_limits",
+    "readonly_token_writes": "read_only_token",
 }
 
 
@@ -94,12 +104,9 @@ def test_every_fault_is_classified() -> None:
     assert not set(CAUGHT) & set(NOT_CAUGHT)
 
 
-def run_with_fault(
-    fault: str, selection: tuple[str, str], workdir: Path
-) -> subprocess.CompletedProcess[str]:
-    path, keyword = selection
+def run_with_fault(fault: str, node_id: str, workdir: Path) -> subprocess.CompletedProcess[str]:
     command = [
-        sys.executable, "-m", "pytest", path, "-k", keyword, "-q", "-x", "-p", "no:cacheprovider",
+        sys.executable, "-m", "pytest", node_id, "-q", "-x", "-p", "no:cacheprovider",
         "--seed", "1", "--max-examples", "25", "--fault", fault,
     ]  # fmt: skip
     return subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600)
@@ -124,3 +131,5 @@ def test_fuzz_suite_reports_the_fault(
     summary = result.stdout.strip().splitlines()[-1:] or [result.stderr[-400:]]
     assert result.returncode == 1, f"{fault}: exit {result.returncode}: {summary}"
     assert " failed" in summary[0] or " error" in summary[0], f"{fault}: {summary}"
+    if fault in REPORTED_BY:
+        assert f"wfcontracts: {REPORTED_BY[fault]}" in result.stdout, f"{fault}: {summary}"

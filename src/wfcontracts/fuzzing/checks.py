@@ -6,24 +6,30 @@ run's shared :class:`~wfcontracts.checks.CheckContext` — so checks registered 
 lifecycle oracle) join automatically. Checks schemathesis already performs under its own name
 are skipped here, so a defect is reported once.
 
-Also here: `max_json_bytes`, the registry check behind the `x-max-json-bytes` vendor keyword.
+Also here: `documented_limits`, the registry check that judges the single-constraint probes the
+fuzz hook sends (every documented request limit, at and just past it), and
+`read_only_writes_per_run`, the schemathesis check that retries one accepted write per operation
+with the read-only token.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 import schemathesis
+from requests.structures import CaseInsensitiveDict
 from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.specs.openapi._auth_retry import get_security_parameters, remove_auth, send_probe
 from schemathesis.specs.openapi.checks import ignored_auth as builtin_ignored_auth
 
 from wfcontracts.checks import REGISTRY, CheckContext, CheckFailure, Exchange, run_checks
 from wfcontracts.checks.registry import check, get_check
+from wfcontracts.scenarios.boundaries import boundary_cases
 
 if TYPE_CHECKING:
     from schemathesis import Case, Response
@@ -40,7 +46,6 @@ COVERED_BY_SCHEMATHESIS = frozenset(
         "not_a_server_error",  # not_a_server_error
     }
 )
-ACCEPT_NONCES = "max_json_bytes.accept_nonces"
 
 
 class WfcontractsCheckFailed(Failure):
@@ -70,6 +75,10 @@ class FuzzRun:
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: Operations whose auth enforcement `ignored_auth_per_run` has confirmed in this run.
     auth_enforced: set[str] = field(default_factory=set)
+    #: A token with read access only (None: the read-only probe is skipped).
+    read_only_token: str | None = None
+    #: Write operations `read_only_writes_per_run` has probed in this run.
+    read_only_probed: set[str] = field(default_factory=set)
 
     @property
     def contract(self) -> Contract:
@@ -88,9 +97,9 @@ class FuzzRun:
 _ACTIVE: list[FuzzRun] = []
 
 
-def bind(context: CheckContext) -> FuzzRun:
-    """Make `context` the one our schemathesis check uses until :func:`unbind`."""
-    run = FuzzRun(context)
+def bind(context: CheckContext, read_only_token: str | None = None) -> FuzzRun:
+    """Make `context` the one our schemathesis checks use until :func:`unbind`."""
+    run = FuzzRun(context, read_only_token=read_only_token)
     _ACTIVE[:] = [run]
     return run
 
@@ -136,6 +145,55 @@ def ignored_auth_per_run(
     return builtin_ignored_auth(ctx, response, case)
 
 
+class ReadOnlyTokenWrote(Failure):
+    """A write accepted with our token was not refused with the read-only token."""
+
+    code: ClassVar[str] = "ST902"
+    kind_title: ClassVar[str] = "read-only token may write"
+
+    def __init__(self, operation: str, status: int) -> None:
+        super().__init__(
+            operation=operation,
+            title="wfcontracts: read_only_token",
+            message=(
+                f"{operation}: the same request with a read-only token (workflowOrchestrationAcl:"
+                f"READ) got {status} — contract: 401 or 403 (the write needs WRITE)"
+            ),
+        )
+        self.status = status
+
+    @property
+    def _unique_key(self) -> str:
+        return f"read_only_token|{self.operation}|{self.status}"
+
+
+@schemathesis.check
+def read_only_writes_per_run(
+    ctx: schemathesis.CheckContext, response: Response, case: Case[Any]
+) -> bool | None:
+    """Once per write operation per run: its first accepted case again with the read-only
+    token must get 401 or 403 (skipped without a read-only token)."""
+    run = active_run()
+    if run is None or run.read_only_token is None or not 200 <= response.status_code < 300:
+        return None
+    operation_id = case.operation.definition.raw.get("operationId")
+    if operation_id not in WRITE_OPERATIONS:
+        return None
+    with run.lock:
+        if operation_id in run.read_only_probed:
+            return None
+        run.read_only_probed.add(operation_id)
+    security = get_security_parameters(case.operation)
+    probe = remove_auth(case, security)
+    headers = CaseInsensitiveDict(probe.headers or {})
+    headers["Authorization"] = f"Bearer {run.read_only_token}"
+    probe.headers = headers
+    answer = send_probe(ctx, case, probe)
+    if answer.status_code not in (401, 403):
+        raise ReadOnlyTokenWrote(f"{operation_id} ({case.operation.label})", answer.status_code)
+    return None
+
+
 def exchange_from(contract: Contract, response: Response) -> Exchange | None:
     """The request/response pair as our checks see it; None for paths outside the contract."""
     request = response.request
@@ -167,67 +225,188 @@ def _relative_path(path: str) -> str | None:
     return "/" + parts[5]
 
 
-# -- x-max-json-bytes ------------------------------------------------------------------------
+# -- documented limits -----------------------------------------------------------------------
+
+#: Operations needing workflowOrchestrationAcl:WRITE (the CDF docs' capability table); a
+#: read-only token must be refused on each. createSessions is another ACL (sessions): not judged.
+WRITE_OPERATIONS = frozenset(
+    {
+        "CreateOrUpdateWorkflow",
+        "DeleteWorkflows",
+        "CreateOrUpdateWorkflowVersion",
+        "DeleteSpecificVersionsOfWorkflow",
+        "TriggerRunOfSpecificVersionOfWorkflow",
+        "WorkflowExecutionCancellation",
+        "WorkflowExecutionRetry",
+        "UpdateTaskStatus",
+    }
+)
+#: Where a request known valid apart from one value at its limit may still be refused: the
+#: target's state (auth, unknown or finished resources) decides, not the limit.
+STATE_REFUSALS = frozenset({401, 403, 404, 409})
+VOUCHED = "documented_limits.vouched"
+LIMITS = "documented_limits.limits"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One documented limit on a request-body value: where, which constraint, the bound."""
+
+    operation_id: str
+    path: tuple[str | int, ...]
+    constraint: str
+    limit: int
+
+    @property
+    def where(self) -> str:
+        return "/".join(str(p) for p in self.path)
+
+    def side(self, value: Any) -> str | None:
+        """'past', 'at' or None (inside, or not a value this limit measures)."""
+        measured = _measure(self.constraint, value)
+        if measured is None:
+            return None
+        if self.constraint == "minimum":
+            past = measured < self.limit
+        else:
+            past = measured > self.limit
+        return "past" if past else "at" if measured == self.limit else None
+
+
+def _measure(constraint: str, value: Any) -> int | None:
+    """The quantity `constraint` bounds, measured on `value` (None: not applicable)."""
+    if value is None:
+        return None
+    if constraint == "x-max-json-bytes":
+        return compact_size(value)
+    if isinstance(value, dict) and value:
+        if constraint == "maxProperties":
+            return len(value)
+        if constraint == "propertyNames.maxLength":
+            return max(len(str(key)) for key in value)
+        strings = [len(v) for v in value.values() if isinstance(v, str)]
+        if constraint == "additionalProperties.maxLength" and strings:
+            return max(strings)
+    if isinstance(value, str):
+        if constraint == "maxLength":
+            return len(value)
+        if constraint == "no-surrounding-whitespace":
+            return 1 if value != value.strip() else None  # past a limit of 0, never at it
+    if isinstance(value, int) and not isinstance(value, bool):
+        if constraint in ("minimum", "maximum"):
+            return value
+    return None
+
+
+def documented_limits_of(contract: Contract) -> dict[str, list[Limit]]:
+    """Every request-body limit the contract documents, by operation id (from the boundaries)."""
+    limits: dict[str, list[Limit]] = {}
+    for case in boundary_cases(contract):
+        limit = Limit(case.operation_id, case.path, case.constraint, case.limit)
+        bucket = limits.setdefault(limit.operation_id, [])
+        if limit not in bucket:
+            bucket.append(limit)
+    return limits
+
+
+def _limits(ctx: CheckContext, operation_id: str) -> list[Limit]:
+    with ctx.lock:
+        by_operation = ctx.extras.get(LIMITS)
+        if by_operation is None:
+            by_operation = ctx.extras[LIMITS] = documented_limits_of(ctx.contract)
+    return list(by_operation.get(operation_id, []))
 
 
 @check(
-    "max_json_bytes",
+    "documented_limits",
     severity="major",
     description=(
-        "A field with x-max-json-bytes: over the limit is rejected with a 4xx; at the limit it "
-        "is never refused as too large (and a probe known valid otherwise is accepted)."
+        "A request-body value past a documented limit (maxLength, maxProperties, key/value "
+        "lengths, x-max-json-bytes, minimum/maximum) or missing a required field is rejected "
+        "with a 4xx; a value exactly at a limit is never refused as too large, and a request "
+        "vouched valid otherwise is not refused for it."
     ),
 )
-def max_json_bytes(ctx: CheckContext, ex: Exchange) -> None:
+def documented_limits(ctx: CheckContext, ex: Exchange) -> None:
     body = ex.request_json
     if not isinstance(body, dict):
         return
-    for limit in ex.operation.byte_limits:
-        value = _at(body, limit.path)
-        if value is None:
-            continue
-        size = compact_size(value)
-        _judge(ctx, ex, limit.pointer, limit.limit, size)
+    this = get_check("documented_limits")
+    _judge_required(ctx, ex, body)
+    vouched = _vouched(ctx, body)
+    for limit in _limits(ctx, ex.operation.operation_id):
+        for value in _values_at(body, limit.path):
+            side = limit.side(value)
+            seen = f"{limit.where} {_describe(limit, value)}"
+            if side == "past" and ex.status < 300:
+                allowed = f"a 4xx past {limit.constraint} {limit.limit}"
+                raise this.fail(ex, f"{seen} accepted with {ex.status}", allowed)
+            if side != "at":
+                continue
+            if ex.status == 413:
+                allowed = f"accepted at {limit.constraint} {limit.limit}"
+                raise this.fail(ex, f"{seen} refused as too large (413)", allowed)
+            if vouched and 400 <= ex.status < 500 and ex.status not in STATE_REFUSALS:
+                raise this.fail(
+                    ex,
+                    f"{seen} refused with {ex.status}: {ex.excerpt(120)!r}",
+                    f"accepted at {limit.constraint} {limit.limit} (all else valid)",
+                )
 
 
-def _judge(ctx: CheckContext, ex: Exchange, pointer: str, limit: int, size: int) -> None:
-    this = get_check("max_json_bytes")
-    where = f"{pointer.lstrip('/')} of {size} compact-JSON bytes"
-    if size > limit and ex.status < 300:
-        raise this.fail(ex, f"{where} accepted with {ex.status}", f"a 4xx above {limit} bytes")
-    if size == limit and ex.status == 413:
-        raise this.fail(ex, f"{where} refused as too large (413)", f"accepted up to {limit} bytes")
-    if size == limit and ex.status >= 300 and _known_valid(ctx, ex):
-        raise this.fail(
-            ex, f"{where} refused with {ex.status}: {ex.excerpt(120)!r}", f"accepted up to {limit}"
+def _judge_required(ctx: CheckContext, ex: Exchange, body: dict[str, Any]) -> None:
+    schema = ex.operation.request_schema
+    if schema is None or ex.status >= 300:
+        return
+    missing = [v for v in ctx.contract.validate(schema, body) if v.keyword == "required"]
+    if missing:
+        first = missing[0]
+        raise get_check("documented_limits").fail(
+            ex,
+            f"body at {first.pointer or '/'} lacking a required field accepted with {ex.status}",
+            f"a 4xx ({first.message})",
         )
 
 
-def _known_valid(ctx: CheckContext, ex: Exchange) -> bool:
-    """Whether the fuzz hook vouched for every other part of this request (a fresh nonce)."""
-    nonce = ((ex.request_json or {}).get("authentication") or {}).get("nonce")
-    with ctx.lock:
-        return isinstance(nonce, str) and nonce in ctx.extras.get(ACCEPT_NONCES, set())
+def _describe(limit: Limit, value: Any) -> str:
+    measured = _measure(limit.constraint, value)
+    return f"with {limit.constraint} measure {measured}"
 
 
-def vouch_for_nonce(ctx: CheckContext, nonce: str) -> None:
-    """Mark a request carrying `nonce` as valid apart from its byte-limited field."""
+def _values_at(node: Any, path: tuple[str | int, ...]) -> Iterator[Any]:
+    """Every value at `path`; an integer step means each item of an array."""
+    if not path:
+        yield node
+        return
+    step, rest = path[0], path[1:]
+    if isinstance(step, int):
+        if isinstance(node, list):
+            for item in node:
+                yield from _values_at(item, rest)
+    elif isinstance(node, dict) and step in node:
+        yield from _values_at(node[step], rest)
+
+
+def _fingerprint(body: Any) -> str:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _vouched(ctx: CheckContext, body: dict[str, Any]) -> bool:
+    """Whether the fuzz hook vouched for every other part of this exact body."""
     with ctx.lock:
-        ctx.extras.setdefault(ACCEPT_NONCES, set()).add(nonce)
+        return _fingerprint(body) in ctx.extras.get(VOUCHED, set())
+
+
+def vouch_for_body(ctx: CheckContext, body: dict[str, Any]) -> None:
+    """Mark `body` (unique: it carries a fresh nonce or a fresh execution's id) as valid apart
+    from its one value at a limit; the check then demands it is not refused for that value."""
+    with ctx.lock:
+        ctx.extras.setdefault(VOUCHED, set()).add(_fingerprint(body))
 
 
 def compact_size(value: Any) -> int:
     """Bytes of `value` as compact JSON in UTF-8 (how contracts/README.md counts)."""
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
-
-
-def _at(body: dict[str, Any], path: Iterable[str]) -> Any:
-    node: Any = body
-    for key in path:
-        if not isinstance(node, dict):
-            return None
-        node = node.get(key)
-    return node
 
 
 def failures_of(run: FuzzRun) -> Iterator[CheckFailure]:

@@ -1,7 +1,8 @@
 """One fuzz run: the schema bound to a target, seeded, hooked, judged; failures reproducible.
 
-Suites call :func:`start` once per session, then :meth:`Fuzz.check_case` per generated case
-(stateless) or :meth:`Fuzz.state_machine` (stateful). A failure carries the seed, a curl line
+Suites take the session's run from :func:`prepared` (built on first use, not at collection),
+attach it to the runtime, then call :meth:`Fuzz.fuzz_operation` per operation (stateless) or
+:meth:`Fuzz.state_machine` (stateful). A failure carries the seed, a curl line
 with secrets masked, and the failing request sequence saved as a VCR cassette under
 `reports/fuzz/`.
 """
@@ -15,7 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from schemathesis.core.failures import FailureGroup
+from schemathesis.generation.feedback import FeedbackSources
+from schemathesis.generation.hypothesis.reporting import ignore_hypothesis_output
 from schemathesis.generation.stateful.state_machine import APIStateMachine
+from schemathesis.pytest._test_builder import build_operation_test
+from schemathesis.python._constants.orchestrator import make_constants_value_source
+from schemathesis.specs.openapi.schemas import OpenApiSchema
 from vcr.serializers import yamlserializer
 
 from wfcontracts.fuzzing import checks as fuzz_checks
@@ -45,8 +51,7 @@ REPORT_DIR = Path("reports") / "fuzz"
 class Fuzz:
     """A hooked schema aimed at one target; :meth:`attach` seeds it and binds our checks.
 
-    Built at pytest collection (schemathesis parametrizes from it, no network needed), attached
-    to the session's runtime when the first fuzz test runs.
+    Built (no network) and attached to the session's runtime when the first fuzz test runs.
     """
 
     options: FuzzOptions
@@ -59,18 +64,21 @@ class Fuzz:
     cases: int = 0
     cassettes: list[Path] = field(default_factory=list)
     stateful_failures: list[FailureGroup] = field(default_factory=list)
+    _feedback: FeedbackSources | None = field(default=None, repr=False)
 
     def attach(self, runtime: Runtime) -> None:
         """Point the schema at the runtime's target, seed it and bind the run's checks."""
         live = target_for(runtime, self.options)
-        self.target.headers, self.target.secrets = live.headers, live.secrets
+        read_only = runtime.read_only_token
+        self.target.headers = live.headers
+        self.target.secrets = (*live.secrets, *([read_only] if read_only else []))
         self.target.deadline = live.deadline
         if self.target.app is not None:
             self.target.app.service = runtime.mock
         if live.credentials is not None:
             register_client_credentials(self.schema, live.credentials)
         self.seed_data = seed(runtime)
-        self.run = fuzz_checks.bind(runtime.context)
+        self.run = fuzz_checks.bind(runtime.context, read_only_token=read_only)
         self.rewriter.bind(self.seed_data, runtime.context)
 
     def detach(self) -> None:
@@ -97,6 +105,35 @@ class Fuzz:
         except FailureGroup as exc:
             self.explain(exc, test_name, [response])
             raise
+
+    def fuzz_operation(self, operation_id: str, test_name: str) -> None:
+        """Generate and check every case of one operation (examples, coverage, fuzzing phases).
+
+        The hypothesis test is built here, when the test runs, not at collection: collecting the
+        suite stays cheap and generates nothing.
+        """
+        assert isinstance(self.schema, OpenApiSchema)
+        operation = self.schema.find_operation_by_id(operation_id)
+
+        def test(case: Case[Any]) -> None:
+            self.check_case(case, test_name)
+
+        built = build_operation_test(
+            config=self.schema.config,
+            operation=operation,
+            test_func=test,
+            given_kwargs={},
+            feedback=self.feedback(),
+        )
+        with ignore_hypothesis_output():
+            built()
+
+    def feedback(self) -> FeedbackSources:
+        """schemathesis' feedback sources (its constants pool), built once per run."""
+        if self._feedback is None:
+            pool = make_constants_value_source(self.schema)
+            self._feedback = FeedbackSources(constants_value_source=pool)
+        return self._feedback
 
     def explain(self, exc: BaseException, test_name: str, sequence: list[Response]) -> None:
         """Attach seed, curl and the saved cassette to a failure."""
@@ -160,7 +197,7 @@ _PREPARED: list[Fuzz] = []
 
 
 def configure(options: RunOptions) -> None:
-    """Remember the run's options so test modules can build the schema at collection."""
+    """Remember the run's options; the schema is built from them when a fuzz test first runs."""
     _CONFIGURED[:] = [options]
     _PREPARED.clear()
 
@@ -174,6 +211,11 @@ def prepared() -> Fuzz:
 
 
 _CONFIGURED: list[RunOptions] = []
+
+
+def built() -> Fuzz | None:
+    """The session's fuzz run if a test has built it (None at collection, or with no fuzz test)."""
+    return _PREPARED[0] if _PREPARED else None
 
 
 def prepare(options: RunOptions, report_dir: Path = REPORT_DIR, **overrides: Any) -> Fuzz:

@@ -44,6 +44,14 @@ class SeedData:
         with self._lock:
             return self.probe.nonce()
 
+    def fresh_execution(self) -> str:
+        """A new RUNNING execution of the probe version (its wait task holds it there)."""
+        if self.probe is None:
+            raise RuntimeError("fresh executions need the seed's probe")
+        with self._lock:
+            execution = self.probe.run(self.workflow_external_id, self.version, input={})
+        return str(execution["id"])
+
     def add_execution(self, status: str, execution_id: str) -> None:
         with self._lock:
             self.executions.setdefault(status, []).append(execution_id)
