@@ -1,7 +1,7 @@
 """Fixtures of the fuzz suites: one seeded, hooked schemathesis schema per session (per worker).
 
-The schema is built at collection from the run's options (schemathesis parametrizes the tests
-from it); the `fuzz` fixture attaches it to the session's target, seeds data and binds checks.
+The `fuzz` fixture builds the schema from the run's options when a fuzz test first runs, attaches
+it to the session's target, seeds data and binds checks; collection loads only the contract.
 """
 
 from __future__ import annotations
@@ -32,6 +32,6 @@ def fuzz(wfc_runtime: Runtime) -> Iterator[runner.Fuzz]:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """One line for budgets and benchmarks: how many generated cases this run sent."""
-    run = runner.prepared()
-    if run.cases:
+    run = runner.built()
+    if run is not None and run.cases:
         terminalreporter.write_line(f"wfcontracts fuzz: {run.cases} cases, seed {run.seed}")

@@ -7,11 +7,11 @@ A `map_case` hook (schema-scoped) rewrites generated cases:
   is not the part a negative case is negating;
 - single-constraint probes: schemathesis' negative cases break several fields at once, so a
   server refuses them for one reason while ignoring another. Some positive stateless run /
-  cancel / update / retry cases instead carry exactly one value at or just past one limit the contract documents
-  (`boundary_cases`: metadata pairs and key/value lengths, cancel reason length, byte limits) or
-  lack exactly the required `authentication` / its `nonce`; run and cancel probes target the
-  seeded version or a fresh RUNNING execution, so all else is valid and the hook vouches for
-  the body. The `documented_limits` check judges the answers.
+  cancel / update / retry cases instead carry exactly one value at or just past one limit the
+  contract documents (`boundary_cases`: metadata pairs and key/value lengths, cancel reason
+  length, byte limits), or lack exactly the required `authentication` / its `nonce`. Run and
+  cancel probes target the seeded version or a fresh RUNNING execution, so all else is valid
+  and the hook vouches for the body. The `documented_limits` check judges the answers.
 
 Seeded ids derive from a CRC of the generated values; probes take turns per operation (every
 other positive case until each probe went once, then one in eight), so a seeded run stays
