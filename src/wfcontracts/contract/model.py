@@ -83,6 +83,12 @@ class Operation:
     inferred: bool
     links: dict[str, dict[str, Any]] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    acl: str = ""  # `x-acl`: the capability the docs require, e.g. workflowOrchestrationAcl:WRITE
+
+    @property
+    def writes(self) -> bool:
+        """Whether the operation needs write access (a read-only token must be refused)."""
+        return self.acl.endswith(":WRITE")
 
     def __repr__(self) -> str:
         return f"Operation({self.operation_id}: {self.label})"
@@ -258,6 +264,7 @@ class Contract:
                 if response.get("links")
             },
             tags=tuple(spec.get("tags", ())),
+            acl=str(spec.get("x-acl", "")),
         )
 
     def _resolved_response(self, response: dict[str, Any]) -> dict[str, Any]:

@@ -177,7 +177,8 @@ def read_only_writes_per_run(
     if run is None or run.read_only_token is None or not 200 <= response.status_code < 300:
         return None
     operation_id = case.operation.definition.raw.get("operationId")
-    if operation_id not in WRITE_OPERATIONS:
+    # The contract's `x-acl` says which operations need WRITE (createSessions has no x-acl).
+    if not str(case.operation.definition.raw.get("x-acl", "")).endswith(":WRITE"):
         return None
     with run.lock:
         if operation_id in run.read_only_probed:
@@ -227,20 +228,6 @@ def _relative_path(path: str) -> str | None:
 
 # -- documented limits -----------------------------------------------------------------------
 
-#: Operations needing workflowOrchestrationAcl:WRITE (the CDF docs' capability table); a
-#: read-only token must be refused on each. createSessions is another ACL (sessions): not judged.
-WRITE_OPERATIONS = frozenset(
-    {
-        "CreateOrUpdateWorkflow",
-        "DeleteWorkflows",
-        "CreateOrUpdateWorkflowVersion",
-        "DeleteSpecificVersionsOfWorkflow",
-        "TriggerRunOfSpecificVersionOfWorkflow",
-        "WorkflowExecutionCancellation",
-        "WorkflowExecutionRetry",
-        "UpdateTaskStatus",
-    }
-)
 #: Where a request known valid apart from one value at its limit may still be refused: the
 #: target's state (auth, unknown or finished resources) decides, not the limit.
 STATE_REFUSALS = frozenset({401, 403, 404, 409})

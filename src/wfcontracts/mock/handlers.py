@@ -12,21 +12,6 @@ from wfcontracts.mock.backend import WorkflowsBackend
 
 Handler = Callable[[WorkflowsBackend, str, dict[str, str], dict[str, Any], Any], tuple[int, Any]]
 
-# Operations that need workflowOrchestrationAcl:WRITE (a read-only token gets 403).
-WRITE_OPERATIONS = frozenset(
-    {
-        "CreateOrUpdateWorkflow",
-        "DeleteWorkflows",
-        "CreateOrUpdateWorkflowVersion",
-        "DeleteSpecificVersionsOfWorkflow",
-        "TriggerRunOfSpecificVersionOfWorkflow",
-        "WorkflowExecutionCancellation",
-        "WorkflowExecutionRetry",
-        "UpdateTaskStatus",
-    }
-)
-
-
 def _items(body: Any) -> list[dict[str, Any]]:
     return list((body or {}).get("items", []))
 

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 from wfcontracts.contract import Contract, Operation, Violation, compact_json_size
 from wfcontracts.mock.backend import WorkflowsBackend
 from wfcontracts.mock.faults import FaultSet
-from wfcontracts.mock.handlers import HANDLERS, WRITE_OPERATIONS
+from wfcontracts.mock.handlers import HANDLERS
 from wfcontracts.mock.models import DomainError
 
 log = logging.getLogger("wfcontracts.mock")
@@ -204,7 +204,7 @@ class Dispatcher:
             raise HttpError(401, "Unauthorized: missing or invalid bearer token")
         if (
             mode == "read"
-            and operation.operation_id in WRITE_OPERATIONS
+            and operation.writes
             and "readonly_token_writes" not in self.faults
         ):
             raise HttpError(403, "Forbidden: the token lacks workflowOrchestrationAcl:WRITE")
