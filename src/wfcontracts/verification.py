@@ -141,6 +141,9 @@ def pytest_args(request: VerifyRequest, suites: list[str]) -> list[str]:
         "-p", "no:terminal",
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
     ]  # fmt: skip
+    if "fuzz" not in suites:  # their import alone costs seconds of a replay's budget
+        args += ["-p", "no:schemathesis", "-p", "no:hypothesispytest"]
+    args += ["-p", "no:xdist", "-p", "no:xdist.looponfail", "-p", "no:anyio"]
     if options.seed is not None:
         args.append(f"--seed={options.seed}")
     if options.replay:
