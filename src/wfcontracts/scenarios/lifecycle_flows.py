@@ -68,6 +68,13 @@ class LifecycleProbe(Probe):
         if not condition:
             raise self.failure(check, seen, allowed)
 
+    def expect_task(
+        self, detail: Detail, task_id: str, status: str, check: str, allowed: str, context: str = ""
+    ) -> None:
+        """The task `task_id` of `detail` is in `status` (messages name what was seen)."""
+        seen = (task_of(detail, task_id) or {}).get("status")
+        self.expect(seen == status, check, f"task {task_id} {seen!r}{context}", allowed)
+
     def wait_for(
         self, execution_id: str, predicate: Predicate, what: str, check: str, budget_s: float = 120
     ) -> Detail:
@@ -169,13 +176,7 @@ def run_fails(p: LifecycleProbe) -> None:
         f"FAILED execution with reasonForIncompletion {reason!r}",
         "a non-empty reason for a failed (abortWorkflow) execution",
     )
-    task = task_of(detail, "broken") or {}
-    p.expect(
-        task.get("status") == "FAILED",
-        "failure_reason",
-        f"task broken {task.get('status')!r}",
-        "FAILED (retries exhausted)",
-    )
+    p.expect_task(detail, "broken", "FAILED", "failure_reason", "FAILED (retries exhausted)")
     p.refused(CANCEL, started["id"], {"reason": "too late"})
     p.finished(started["id"], "FAILED", "lifecycle_transition")
 
@@ -194,13 +195,7 @@ def cancel_with_reason(p: LifecycleProbe) -> None:
     execution_id, _ = _held_execution(p, "cancel-reason")
     p.cancel(execution_id, reason="wfcontracts: cancelled by the lifecycle suite")
     detail = p.wait_for(execution_id, _is_terminal, "TERMINATED", "lifecycle_transition")
-    task = task_of(detail, "hold") or {}
-    p.expect(
-        task.get("status") == "CANCELED",
-        "task_effects",
-        f"task hold {task.get('status')!r} after cancel",
-        "CANCELED",
-    )
+    p.expect_task(detail, "hold", "CANCELED", "task_effects", "CANCELED", " after cancel")
 
 
 def cancel_default_reason(p: LifecycleProbe) -> None:
@@ -539,11 +534,11 @@ def task_times_out(p: LifecycleProbe) -> None:
     execution_id, _ = _held_execution(p, "timeout", timeout=60)
     mock.advance(61_000)
     detail = p.finished(execution_id, "FAILED", "task_timeout")
-    task = task_of(detail, "hold") or {}
-    p.expect(
-        task.get("status") == "TIMED_OUT",
+    p.expect_task(
+        detail,
+        "hold",
+        "TIMED_OUT",
         "task_timeout",
-        f"task hold {task.get('status')!r}",
         "TIMED_OUT (timeouts are not retried under abortWorkflow)",
     )
 
