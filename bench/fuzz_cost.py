@@ -71,7 +71,8 @@ def suite_command(base_url: str, max_examples: int, seed: int) -> list[str]:
 
 def reset(base_url: str) -> None:
     """Empty the served mock, so each run starts from the same state."""
-    httpx.post(f"{base_url}/_mock/reset", timeout=30).raise_for_status()
+    headers = {"Authorization": f"Bearer {TOKEN}"}  # the control plane takes the mock's token
+    httpx.post(f"{base_url}/_mock/reset", headers=headers, timeout=30).raise_for_status()
 
 
 def _with_budget(command: list[str], max_examples: int) -> list[str]:

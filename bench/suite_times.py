@@ -1,5 +1,6 @@
-"""Wall time of the default `wfcontracts verify` on the embedded mock (target < 60 s on 2 cores)
-and of replaying every recorded cassette offline (target < 5 s)."""
+"""Wall time of the default `wfcontracts verify` on the embedded mock (target < 60 s on 2 cores),
+against `wfcontracts mock serve` over loopback at `real` pace (target < 90 s) beside the same
+run at `fast`, and of replaying every recorded cassette offline (target < 5 s)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT
+from _common import ROOT, TOKEN, served_mock
 
 
 def timed_verify(*args: str) -> tuple[float, int, float | None]:
@@ -29,13 +30,26 @@ def timed_verify(*args: str) -> tuple[float, int, float | None]:
         return wall, result.returncode, inner
 
 
+def served_verify(pace: str) -> tuple[float, int]:
+    """Default verify against a mock served at `pace` (its own process, loopback)."""
+    with served_mock("--pace", pace, "--seed", "1") as api_root:
+        wall, code, _ = timed_verify("--base-url", api_root, "--token", TOKEN)
+    return wall, code
+
+
 def measure() -> dict[str, Any]:
     verify_s, verify_rc, _ = timed_verify()
+    real_s, real_rc = served_verify("real")
+    fast_s, fast_rc = served_verify("fast")
     replay_s, replay_rc, replay_inner = timed_verify("--replay", "--suite", "lifecycle")
     cassettes = len(list((ROOT / "cassettes").rglob("*.yaml")))
     return {
         "verify_s": verify_s,
         "verify_exit": verify_rc,
+        "served_real_s": real_s,
+        "served_real_exit": real_rc,
+        "served_fast_s": fast_s,
+        "served_fast_exit": fast_rc,
         "replay_s": replay_s,
         "replay_exit": replay_rc,
         "replay_in_run_s": replay_inner,
@@ -47,6 +61,11 @@ def main() -> None:
     result = measure()
     print(
         f"default verify (embedded mock): {result['verify_s']:.1f} s, exit {result['verify_exit']}"
+    )
+    print(
+        f"default verify against mock serve: {result['served_real_s']:.1f} s at real pace "
+        f"(exit {result['served_real_exit']}), {result['served_fast_s']:.1f} s at fast "
+        f"(exit {result['served_fast_exit']})"
     )
     print(
         f"replay of {result['cassettes']} cassettes: {result['replay_s']:.1f} s wall "

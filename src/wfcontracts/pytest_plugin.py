@@ -6,26 +6,25 @@ plugin and reads the results it collects.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 
+from wfcontracts.cassettes.recorder import (
+    CassetteError,
+    CorruptCassetteError,
+    cassette_name,
+    suite_of,
+)
 from wfcontracts.checks import CheckedSession, CheckFailure
 from wfcontracts.checks.exchange import Exchange
 from wfcontracts.errors import WfcontractsError
 from wfcontracts.mock.service import MockService
+from wfcontracts.options import RECORD_FLAG, RUN_FLAGS, TARGET_FLAGS, add_flags
 from wfcontracts.reporting.allure_steps import attach_exchange, label_test
 from wfcontracts.reporting.results import ResultCollector
-from wfcontracts.runtime import (
-    DEFAULT_ASYNC_FUNCTION,
-    RUNTIME_KEY,
-    Runtime,
-    build_runtime,
-)
-from wfcontracts.runtime import options_from_config as options_from
-from wfcontracts.scenarios.cleanup import delete_run_resources
+from wfcontracts.runtime import RunOptions, Runtime, open_runtime
 from wfcontracts.scenarios.probes import Probe
 
 MARKERS = {
@@ -36,54 +35,26 @@ MARKERS = {
     "severity(level)": "critical | major | minor: how a failure of this test counts in the gate",
     "slow": "long-running (large fuzz budgets); deselect with -m 'not slow'",
 }
-RECORD_MODES = ("none", "once", "new_episodes", "all")
 COLLECTOR_KEY = pytest.StashKey[ResultCollector]()
+RUNTIME_KEY = pytest.StashKey[Runtime]()
+#: The runtime this plugin built (and so closes and cleans up); absent when one was handed in.
+OWNED_KEY = pytest.StashKey[Runtime]()
+
+
+class RuntimeHookspec:
+    @pytest.hookspec(firstresult=True)
+    def pytest_wfcontracts_runtime(self, config: pytest.Config) -> Runtime | None:
+        """The runtime to verify against, when the caller built it (`wfcontracts verify`)."""
+        return None
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(RuntimeHookspec)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("wfcontracts", "wfcontracts: CDF Workflows contract verification")
-    group.addoption(
-        "--base-url",
-        default=None,
-        help="live target URL (default: embedded mock; env CDF_URL / CDF_CLUSTER)",
-    )
-    group.addoption("--project", default=None, help="CDF project (env CDF_PROJECT)")
-    group.addoption(
-        "--token", default=None, help="bearer token (env CDF_TOKEN; or IDP_* client credentials)"
-    )
-    group.addoption(
-        "--replay",
-        action="store_true",
-        default=False,
-        help="run lifecycle scenarios from cassettes/, offline",
-    )
-    group.addoption(
-        "--record-mode",
-        default="none",
-        choices=RECORD_MODES,
-        help="vcr record mode for cassettes (default: none)",
-    )
-    group.addoption("--seed", type=int, default=None, help="seed for generated data and fuzzing")
-    group.addoption("--max-examples", type=int, default=25, help="fuzzing budget per operation")
-    group.addoption(
-        "--async-function-external-id",
-        default=DEFAULT_ASYNC_FUNCTION,
-        help="function used by probe workflows' waiting tasks",
-    )
-    group.addoption(
-        "--fault",
-        action="append",
-        default=[],
-        help="named mock fault to switch on (embedded mock only)",
-    )
-    group.addoption(
-        "--max-rps", type=float, default=None, help="bound the request rate against the target"
-    )
-    group.addoption(
-        "--read-only-token",
-        default=os.environ.get("CDF_READ_ONLY_TOKEN"),
-        help="a token with READ access only: writes must be refused (env CDF_READ_ONLY_TOKEN)",
-    )
+    add_flags(group.addoption, (*TARGET_FLAGS, *RUN_FLAGS, RECORD_FLAG))
     group.addoption("--wfc-summary", default=None, help="write summary.json here (the CLI sets it)")
 
 
@@ -93,26 +64,33 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[COLLECTOR_KEY] = ResultCollector()
 
 
-@pytest.fixture(scope="session")
-def wfc_runtime(request: pytest.FixtureRequest) -> Iterator[Runtime]:
-    """The target of this run: embedded mock by default, or the live URL given."""
-    runtime = request.config.stash.get(RUNTIME_KEY, None)
-    owned = runtime is None
+def runtime_of(config: pytest.Config) -> Runtime:
+    """The run's one runtime: handed in by the caller, else built once from the options."""
+    runtime = config.stash.get(RUNTIME_KEY, None)
+    if runtime is not None:
+        return runtime
+    runtime = config.hook.pytest_wfcontracts_runtime(config=config)
     if runtime is None:
         try:
-            runtime = build_runtime(options_from(request.config))
+            runtime = open_runtime(RunOptions.from_namespace(config.option))
         except WfcontractsError as exc:
             pytest.exit(f"wfcontracts: {exc}", returncode=2)
-        request.config.stash[RUNTIME_KEY] = runtime
-    collector = request.config.stash[COLLECTOR_KEY]
-    collector.bind(runtime)
-    try:
-        yield runtime
-    finally:
-        if runtime.is_live:
-            delete_run_resources(runtime)
-        if owned:
-            runtime.close()
+        config.stash[OWNED_KEY] = runtime
+    config.stash[RUNTIME_KEY] = runtime
+    config.stash[COLLECTOR_KEY].bind(runtime)
+    return runtime
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    runtime = config.stash.get(OWNED_KEY, None)
+    if runtime is not None:
+        runtime.close()
+
+
+@pytest.fixture(scope="session")
+def wfc_runtime(request: pytest.FixtureRequest) -> Runtime:
+    """The target of this run: embedded mock by default, or the live URL given."""
+    return runtime_of(request.config)
 
 
 @pytest.fixture
@@ -178,21 +156,7 @@ def run_prefix(wfc_runtime: Runtime) -> str:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker("mock_only") is None:
-        return
-    config = item.config
-    runtime = config.stash.get(RUNTIME_KEY, None)
-    if runtime is not None:
-        embedded = runtime.mock is not None
-    else:  # the runtime is built lazily: judge by the options that will build it
-        options = options_from(config)
-        embedded = not (
-            options.base_url
-            or options.replay
-            or os.environ.get("CDF_URL")
-            or os.environ.get("CDF_CLUSTER")
-        )
-    if not embedded:
+    if item.get_closest_marker("mock_only") is not None and runtime_of(item.config).mock is None:
         pytest.skip("mock_only: needs the embedded mock")
 
 
@@ -204,63 +168,48 @@ def pytest_runtest_makereport(
     collector = item.config.stash.get(COLLECTOR_KEY, None)
     if collector is not None:
         collector.record(item, call, report)
+        problem = environment_error(call.excinfo.value if call.excinfo else None)
+        if problem is not None and collector.environment_error is None:
+            # The target is gone or the token revoked: every later test would only say so
+            # again, slowly (retries). Stop; the run is an environment error, exit 2.
+            collector.environment_error = str(problem)
+            item.session.shouldstop = f"wfcontracts: {problem}"
     return report
+
+
+def environment_error(exc: BaseException | None) -> WfcontractsError | None:
+    """The environment error (unreachable target, revoked token …) behind a test's exception."""
+    if isinstance(exc, WfcontractsError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = environment_error(inner)
+            if found is not None:
+                return found
+    cause = exc.__cause__ or exc.__context__ if exc is not None else None
+    return environment_error(cause) if cause is not None and cause is not exc else None
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     collector = session.config.stash.get(COLLECTOR_KEY, None)
+    owned = session.config.stash.get(OWNED_KEY, None)
+    if owned is not None and collector is not None:  # a runtime handed in is its owner's to clean
+        collector.extra.update(cleanup=owned.clean_up(), retries=owned.retries())
     target = session.config.getoption("--wfc-summary", None)
     if collector is not None and target:
         collector.write_summary(Path(target), [item.nodeid for item in session.items])
 
 
 # --- cassettes: --record-mode and --replay (the lifecycle suite) ---------------------------
-# Appended glue; the recorder itself is wfcontracts.cassettes.recorder.
-
-from wfcontracts.cassettes.recorder import (  # noqa: E402
-    CassetteError,
-    CorruptCassetteError,
-    Recorder,
-    build_cassette_runtime,
-    cassette_name,
-    suite_of,
-)
-
-RECORDER_KEY = pytest.StashKey[Recorder]()
-CASSETTE_RUNTIME_KEY = pytest.StashKey[Runtime]()
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """Under --replay or a recording --record-mode, build the cassette runtime (run id "rec")."""
-    config = session.config
-    options = options_from(config)
-    if not options.replay and options.record_mode == "none":
-        return
-    try:
-        runtime, recorder = build_cassette_runtime(options, config.rootpath / "cassettes")
-    except WfcontractsError as exc:
-        pytest.exit(f"wfcontracts: {exc}", returncode=2)
-    config.stash[RECORDER_KEY] = recorder
-    if RUNTIME_KEY not in config.stash:
-        config.stash[RUNTIME_KEY] = runtime
-        config.stash[CASSETTE_RUNTIME_KEY] = runtime
-    else:
-        runtime.close()
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    runtime = config.stash.get(CASSETTE_RUNTIME_KEY, None)
-    if runtime is not None:
-        runtime.close()
 
 
 @pytest.fixture
 def wfc_cassette(wfc_runtime: Runtime, request: pytest.FixtureRequest) -> Iterator[object | None]:
-    """This test's cassette, `cassettes/<suite>/<test>.yaml`, under --replay or --record-mode.
+    """This test's cassette, `<cassettes>/<suite>/<test>.yaml`, under --replay or --record-mode.
 
     A no-op (None) otherwise. In replay every recorded interaction must be used.
     """
-    recorder = request.config.stash.get(RECORDER_KEY, None)
+    recorder = wfc_runtime.recorder
     if recorder is None:
         yield None
         return

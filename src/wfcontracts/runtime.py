@@ -1,20 +1,21 @@
 """One verify run's live objects: the target's client, the mock (when embedded), the run prefix.
 
-Both adapters (CLI and pytest plugin) build a :class:`Runtime` from the same options, so a
-suite never asks which target it runs on.
+Resolved once from flags and environment (:class:`RunOptions`) into a :class:`Runtime`; both
+adapters (CLI and pytest plugin) build it the same way and every suite — contract, lifecycle,
+fuzz, compat — reads its target, auth, rate limit and seed from there, so a suite never asks
+which target it runs on.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from wfcontracts.checks import CheckContext, CheckedSession
 from wfcontracts.checks.session import Observer
@@ -25,11 +26,28 @@ from wfcontracts.mock.service import (
     MockService,
     embedded_mock,
 )
-from wfcontracts.target.client import build_client, preflight
-from wfcontracts.target.config import TargetConfig, resolve_target
+from wfcontracts.options import (
+    DEFAULT_ASYNC_FUNCTION,
+    DEFAULT_DEADLINE_S,
+    DEFAULT_LIVE_FUZZ_SECONDS,
+    DEFAULT_MAX_EXAMPLES,
+)
+from wfcontracts.scenarios.cleanup import cleanup
+from wfcontracts.shipped import package_dir, shipped_path
+from wfcontracts.target.client import (
+    RateLimitedTransport,
+    TokenBucket,
+    build_client,
+    preflight,
+    retry_stats,
+)
+from wfcontracts.target.config import TargetConfig, TargetDefaults, resolve_target
+from wfcontracts.target.ledger import ResourceLedger
 
-DEFAULT_ASYNC_FUNCTION = "wfcontracts-async-noop"
 RUN_PREFIX_ENV = "WFCONTRACTS_RUN_ID"
+LIVE_DEFAULT_RPS = 10.0
+
+__all__ = ["DEFAULT_ASYNC_FUNCTION", "RunOptions", "Runtime", "build_runtime", "open_runtime"]
 
 
 @dataclass
@@ -42,7 +60,7 @@ class RunOptions:
     replay: bool = False
     record_mode: str = "none"
     seed: int | None = None
-    max_examples: int = 25
+    max_examples: int = DEFAULT_MAX_EXAMPLES
     async_function_external_id: str = DEFAULT_ASYNC_FUNCTION
     contract_path: Path | None = None
     faults: tuple[str, ...] = ()
@@ -50,6 +68,33 @@ class RunOptions:
     run_id: str | None = None
     # A token with workflowOrchestrationAcl:READ only, to probe that writes are refused.
     read_only_token: str | None = None
+    #: Wall-clock seconds a scenario waits for its own write to become visible.
+    deadline_s: float = DEFAULT_DEADLINE_S
+    #: Wall-clock budget of the fuzz suite (None: the default for the target kind).
+    fuzz_seconds: float | None = None
+    #: Where failure artefacts (fuzz cassettes) go: the run's report directory.
+    report_dir: Path = Path("reports")
+    #: Cassettes to replay or record into (None: ./cassettes, else the shipped ones).
+    cassettes_dir: Path | None = None
+    #: The target named by the project's config file (wfcontracts.toml): below flags and env.
+    file_defaults: TargetDefaults | None = None
+
+    @classmethod
+    def from_namespace(cls, namespace: Any, **overrides: Any) -> RunOptions:
+        """Options from an adapter's parsed flags (argparse namespace or pytest's
+        ``config.option``): every flag's ``dest`` is the field it fills."""
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            if hasattr(namespace, spec.name):
+                values[spec.name] = getattr(namespace, spec.name)
+        if "faults" in values:
+            values["faults"] = tuple(values["faults"] or ())
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def recording(self) -> bool:
+        return not self.replay and self.record_mode != "none"
 
 
 @dataclass
@@ -61,7 +106,19 @@ class Runtime:
     mock: MockService | None
     run_id: str
     context: CheckContext
+    #: The seed of this run: chosen when not given, so every run can be reproduced.
+    seed: int = 0
+    #: Requests per second allowed against the target (None: unbounded), one bucket shared by
+    #: every client of the run (the suites' httpx client and the fuzzer's session).
+    rate: float | None = None
+    rate_limiter: TokenBucket | None = None
+    #: The cassette recorder of a replaying or recording run.
+    recorder: Any = None
+    #: Every resource the run created (recorded as the target answers): cleanup's list.
+    ledger: ResourceLedger = field(default_factory=ResourceLedger)
     observers: list[Observer] = field(default_factory=list)
+    #: Where long waits say what they wait for, so a paced run never looks hung.
+    progress: Callable[[str], None] = field(default_factory=lambda: stderr_lines())
 
     @property
     def run_prefix(self) -> str:
@@ -82,40 +139,80 @@ class Runtime:
             return self.options.read_only_token
         return LOCAL_READ_ONLY_TOKEN if self.mock is not None else None
 
+    @property
+    def fuzz_seconds(self) -> float | None:
+        """The fuzz suite's time budget: as given, else bounded on live targets only."""
+        if self.options.fuzz_seconds is not None:
+            return self.options.fuzz_seconds
+        return DEFAULT_LIVE_FUZZ_SECONDS if self.is_live else None
+
+    def wsgi_app(self) -> Any:
+        """The embedded mock as a WSGI app (how schemathesis reaches it in-process)."""
+        from wfcontracts.mock.wsgi import MockWsgiApp
+
+        assert self.mock is not None, "only the embedded mock runs in-process"
+        return MockWsgiApp(self.mock)
+
     def session(self, checks: Iterable[str] | None = None) -> CheckedSession:
         return CheckedSession(self.client, self.context, checks=checks, observers=self.observers)
+
+    def describe(self) -> str:
+        """What this run verifies, in one line (the CLI's first output line)."""
+        if self.config.kind == "mock":
+            what = "the embedded mock"
+        elif self.config.kind == "replay":
+            what = f"recorded cassettes in {self.recorder.directory if self.recorder else '?'}"
+        else:
+            what = self.config.api_root
+        rate = f", at most {self.rate:g} requests/s" if self.rate else ""
+        return f"{what} (project {self.config.project}, seed {self.seed}{rate})"
+
+    def clean_up(self) -> dict[str, Any] | None:
+        """Delete what the run created on a live target (never raises); what it did, and
+        what it could not, for the summary. None where nothing needs cleaning."""
+        if not self.is_live:
+            return None
+        report = cleanup(self.client, self.ledger, self.run_prefix)
+        return report.to_dict()
+
+    def retries(self) -> dict[str, Any] | None:
+        """How often requests were retried (transient faults), for the summary."""
+        stats = retry_stats(self.client)
+        return stats.to_dict() if stats is not None else None
 
     def close(self) -> None:
         self.client.close()
 
 
-def options_from_config(config: pytest.Config) -> RunOptions:
-    """RunOptions from the plugin's command-line options (`pytest suites --base-url …`)."""
-    return RunOptions(
-        base_url=config.getoption("--base-url"),
-        project=config.getoption("--project"),
-        token=config.getoption("--token"),
-        replay=bool(config.getoption("--replay")),
-        record_mode=str(config.getoption("--record-mode")),
-        seed=config.getoption("--seed"),
-        max_examples=int(config.getoption("--max-examples")),
-        async_function_external_id=str(config.getoption("--async-function-external-id")),
-        faults=tuple(config.getoption("--fault") or ()),
-        max_requests_per_second=config.getoption("--max-rps"),
-        read_only_token=config.getoption("--read-only-token"),
-    )
+def stderr_lines() -> Callable[[str], None]:
+    """Lines to the process's stderr as it is now: a copy of fd 2, so pytest's capture (which
+    replaces fd 2 while a test runs) does not swallow them."""
+    try:
+        fd = os.dup(2)
+    except OSError:
+        return lambda _line: None
+
+    def write(line: str) -> None:
+        try:
+            os.write(fd, (line + "\n").encode("utf-8", "replace"))
+        except OSError:
+            pass
+
+    return write
 
 
-# Where a pytest session keeps its runtime: set by the CLI (its target) or built by the plugin.
-RUNTIME_KEY = pytest.StashKey[Runtime]()
+def silent(_line: str) -> None:
+    """A progress sink that says nothing (`--quiet`)."""
 
 
-def resolve_config(options: RunOptions) -> TargetConfig:
+def resolve_config(options: RunOptions, env: Mapping[str, str] | None = None) -> TargetConfig:
     return resolve_target(
         base_url=options.base_url,
         project=options.project,
         token=options.token,
         replay=options.replay,
+        defaults=options.file_defaults,
+        **({"env": env} if env is not None else {}),
     )
 
 
@@ -129,10 +226,15 @@ def build_runtime(options: RunOptions, *, check_target: bool = True) -> Runtime:
         mock = embedded_mock(options.faults)
         transport = mock.transport()
         if config.token is None:
-            config = _with_token(config, LOCAL_TOKEN)
-    client = build_client(
-        config, transport=transport, max_requests_per_second=request_rate(options, config)
-    )
+            config = replace(config, token=LOCAL_TOKEN)
+    rate = request_rate(options, config)
+    # No burst: a shared project sees at most `rate` requests in any second.
+    limiter = TokenBucket(rate, capacity=1.0) if rate else None
+    if limiter is not None:
+        transport = RateLimitedTransport(transport or httpx.HTTPTransport(), limiter)
+    client = build_client(config, transport=transport)
+    ledger = ResourceLedger()
+    ledger.install(client)
     if config.kind == "live" and check_target:
         preflight(client)
     return Runtime(
@@ -143,10 +245,39 @@ def build_runtime(options: RunOptions, *, check_target: bool = True) -> Runtime:
         mock=mock,
         run_id=options.run_id or _run_id(config),
         context=CheckContext(contract),
+        seed=options.seed if options.seed is not None else secrets.randbelow(2**31),
+        rate=rate,
+        rate_limiter=limiter,
+        ledger=ledger,
     )
 
 
-LIVE_DEFAULT_RPS = 10.0
+def open_runtime(options: RunOptions) -> Runtime:
+    """The runtime of a run: cassette runs (replay, recording) carry their recorder."""
+    if not options.replay and not options.recording:
+        return build_runtime(options)
+    from wfcontracts.cassettes.recorder import build_cassette_runtime
+
+    runtime, recorder = build_cassette_runtime(options, cassettes_dir(options))
+    runtime.recorder = recorder
+    return runtime
+
+
+def cassettes_dir(options: RunOptions) -> Path:
+    """Where cassettes are read and written: --cassettes (or the config file's), else
+    ./cassettes of the current directory (recording always writes there, never into the
+    package), else the shipped ones."""
+    if options.cassettes_dir is not None:
+        return options.cassettes_dir
+    local = Path.cwd() / "cassettes"
+    if options.recording or local.is_dir():
+        return local
+    return shipped_cassettes()
+
+
+def shipped_cassettes() -> Path:
+    """The cassettes wfcontracts ships: packaged in the wheel, or beside src/ in a checkout."""
+    return shipped_path("_cassettes", "cassettes") or package_dir() / "_cassettes"
 
 
 def request_rate(options: RunOptions, config: TargetConfig) -> float | None:
@@ -161,12 +292,6 @@ def request_rate(options: RunOptions, config: TargetConfig) -> float | None:
         return None
     host = httpx.URL(config.base_url).host
     return None if host in ("localhost", "::1") or host.startswith("127.") else LIVE_DEFAULT_RPS
-
-
-def _with_token(config: TargetConfig, token: str) -> TargetConfig:
-    from dataclasses import replace
-
-    return replace(config, token=token)
 
 
 def _run_id(config: TargetConfig) -> str:

@@ -1,5 +1,12 @@
 """The suite's mutation score: the default verify must pass on the clean mock and fail on every
-named fault. A surviving fault is a hole in the suites, not something to exclude."""
+named fault. A surviving fault is a hole in the suites, not something to exclude.
+
+Each fault's verify stops at its first failing test (one kill is all the score needs; the table
+records which check killed it and when), and faults run in parallel, one per core by default.
+At `instant` pace verify runs against the embedded mock; at `fast` or `real` pace against a
+mock served over loopback at that pace, so every fault must be caught by a pace-aware oracle at
+its deadline.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +14,16 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from wfcontracts.errors import WfcontractsError
 from wfcontracts.mock.faults import FAULTS, FaultSet
+from wfcontracts.mock.server import serve_in_background
+from wfcontracts.mock.service import MockService
 
 
 @dataclass
@@ -30,17 +40,21 @@ class Outcome:
         return self.exit_code == 1 and bool(self.failed_checks)
 
 
-def verify_once(fault: str | None, max_examples: int, report_dir: Path) -> Outcome:
-    """One default verify against the embedded mock, in a subprocess (clean state per run)."""
+def verify_once(
+    fault: str | None, max_examples: int, report_dir: Path, pace: str = "instant"
+) -> Outcome:
+    """One verify, in a subprocess (clean state per run), stopping at the first failing test."""
     out = report_dir / (fault or "clean")
     command = [
         sys.executable, "-m", "wfcontracts.cli", "verify", "--quiet", "--seed", "1",
         "--max-examples", str(max_examples), "--report-dir", str(out),
     ]  # fmt: skip
     if fault:
-        command += ["--fault", fault]
-    started = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+        command.append("--exitfirst")  # the clean run must pass every test, so it runs all
+    with _target(fault, pace) as target_args:
+        command += target_args
+        started = time.perf_counter()
+        result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
     wall = time.perf_counter() - started
     summary_path = out / "summary.json"
     if not summary_path.is_file():
@@ -55,6 +69,20 @@ def verify_once(fault: str | None, max_examples: int, report_dir: Path) -> Outco
         min(firsts) if firsts else None,
         wall,
     )
+
+
+SERVED_TOKEN = "wfcontracts-selftest-token"
+
+
+@contextmanager
+def _target(fault: str | None, pace: str) -> Iterator[list[str]]:
+    """verify's target flags: the embedded mock (instant), else a mock served at `pace`."""
+    if pace == "instant":
+        yield ["--fault", fault] if fault else []
+        return
+    service = MockService(tokens=[SERVED_TOKEN], faults=[fault] if fault else [], pace=pace, seed=1)
+    with serve_in_background(service) as server:
+        yield ["--base-url", server.base_url, "--project", "selftest", "--token", SERVED_TOKEN]
 
 
 def format_table(clean: Outcome, outcomes: list[Outcome]) -> str:
@@ -74,7 +102,12 @@ def format_table(clean: Outcome, outcomes: list[Outcome]) -> str:
 
 
 def run_selftest(
-    *, faults: Sequence[str] = (), max_examples: int = 10, jobs: int = 2, report_dir: Path
+    *,
+    faults: Sequence[str] = (),
+    max_examples: int = 10,
+    jobs: int = 2,
+    report_dir: Path,
+    pace: str = "instant",
 ) -> int:
     """Print the fault → killing checks table; exit 0 only when clean passes and all are killed."""
     names = list(faults) or sorted(FAULTS)
@@ -82,12 +115,15 @@ def run_selftest(
     if jobs < 1:
         raise WfcontractsError("--jobs must be at least 1")
     report_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        clean_future = pool.submit(verify_once, None, max_examples, report_dir)
-        futures = [pool.submit(verify_once, name, max_examples, report_dir) for name in names]
+        clean_future = pool.submit(verify_once, None, max_examples, report_dir, pace)
+        futures = [pool.submit(verify_once, name, max_examples, report_dir, pace) for name in names]
         clean = clean_future.result()
         outcomes = [future.result() for future in futures]
+    wall = time.perf_counter() - started
     print(format_table(clean, outcomes))
+    print(f"selftest: {len(names)} faults at {pace} pace, {jobs} in parallel, {wall:.0f} s wall")
     (report_dir / "selftest.json").write_text(
         json.dumps(
             {

@@ -4,27 +4,35 @@ summary.json, the gate, index.html and the Allure environment. The CLI is a thin
 from __future__ import annotations
 
 import io
+import secrets
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 import pytest
 
 from wfcontracts.errors import WfcontractsError
+from wfcontracts.options import OFFLINE_SUITES, SUITES
 from wfcontracts.redact import mask_known
 from wfcontracts.reporting.allure_env import write_environment
 from wfcontracts.reporting.gate import GatePolicy, evaluate_gate
+from wfcontracts.reporting.junit import mark_errors
 from wfcontracts.reporting.results import suite_of
 from wfcontracts.reporting.writer import load_summary, write_report, write_summary
-from wfcontracts.runtime import RUNTIME_KEY, RunOptions, Runtime, build_runtime
-from wfcontracts.scenarios.cleanup import delete_run_resources
+from wfcontracts.runtime import (
+    RunOptions,
+    Runtime,
+    cassettes_dir,
+    open_runtime,
+    resolve_config,
+    silent,
+)
+from wfcontracts.shipped import shipped_path
 
-SUITES = ("contract", "lifecycle", "fuzz", "compat")
-OFFLINE_SUITES = ("lifecycle", "compat")
 EXIT_OK, EXIT_VIOLATION, EXIT_USAGE = 0, 1, 2
 
 
@@ -33,12 +41,15 @@ class NoSuitesError(WfcontractsError):
 
 
 def suites_dir() -> Path:
-    """The product's suites: beside src/ in a checkout, or packaged in the wheel."""
-    here = Path(__file__).resolve()
-    for candidate in (here.parents[2] / "suites", here.parent / "_suites"):
-        if candidate.is_dir():
-            return candidate
-    raise NoSuitesError("cannot find the suites/ directory of wfcontracts")
+    """The product's suites: packaged in the wheel (`wfcontracts/_suites`), or beside src/ in a
+    checkout."""
+    found = shipped_path("_suites", "suites")
+    if found is None:
+        raise NoSuitesError(
+            "cannot find the suites of wfcontracts (wfcontracts/_suites in the installed "
+            "package): reinstall wfcontracts"
+        )
+    return found
 
 
 @dataclass
@@ -57,17 +68,18 @@ class VerifyResult:
     exit_code: int
     summary: dict[str, Any]
     pytest_exit: int
+    #: Checks that errored (harness or environment): the run proves nothing, exit 2.
+    errors: list[str] = field(default_factory=list)
 
 
 class _InjectRuntime:
-    """Hands the already-built runtime to the plugin, so pytest uses the CLI's target."""
+    """Hands the already-built runtime to the plugin, so every suite uses the CLI's target."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_configure(self, config: pytest.Config) -> None:
-        config.stash[RUNTIME_KEY] = self.runtime
+    def pytest_wfcontracts_runtime(self, config: pytest.Config) -> Runtime:
+        return self.runtime
 
 
 class _Progress:
@@ -75,7 +87,7 @@ class _Progress:
 
     def __init__(self, out: TextIO) -> None:
         self.group: tuple[str, str] | None = None
-        self.counts: dict[str, int] = {}
+        self.rows: dict[str, dict[str, int]] = {}
         self.out = out
 
     exit_message: str | None = None
@@ -92,23 +104,29 @@ class _Progress:
         if report.when != "call" and not (report.skipped or report.failed):
             return
         props = dict(report.user_properties)
-        group = (suite_of(report.nodeid), str(props.get("operation", "-")))
-        if group != self.group:
+        suite = suite_of(report.nodeid)
+        if self.group is not None and suite != self.group[0]:
             self._flush()
-            self.group = group
+        # Tests about no single operation (scenarios, drift) are named by their check.
+        operation = props.get("operation")
+        name = str(operation if operation not in (None, "-") else props.get("check", "-"))
+        self.group = (suite, "")
+        counts = self.rows.setdefault(name, {})
         outcome = "passed" if report.passed else "skipped" if report.skipped else "failed"
-        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        counts[outcome] = counts.get(outcome, 0) + 1
 
     def pytest_sessionfinish(self) -> None:
         self._flush()
 
     def _flush(self) -> None:
+        """One row per operation of the suite just finished: each named once."""
         if self.group is None:
             return
-        counts = ", ".join(f"{n} {o}" for o, n in sorted(self.counts.items()))
-        self.out.write(f"  {self.group[0]:<10} {self.group[1]:<40} {counts}\n")
+        for name, counts in self.rows.items():
+            text = ", ".join(f"{n} {o}" for o, n in sorted(counts.items()))
+            self.out.write(f"  {self.group[0]:<10} {name:<40} {text}\n")
         self.out.flush()
-        self.counts = {}
+        self.rows = {}
 
 
 def selected_suites(request: VerifyRequest) -> list[str]:
@@ -120,36 +138,32 @@ def selected_suites(request: VerifyRequest) -> list[str]:
 
 
 def pytest_args(request: VerifyRequest, suites: list[str]) -> list[str]:
+    """pytest's command line: the suites and where reports go. The target and every run option
+    travel in the runtime handed to the plugin, never through argv."""
     root = suites_dir()
     report_dir = request.report_dir
-    options = request.options
     args = [str(root / suite) for suite in suites]
     args += [
         "-p", "no:cacheprovider",
         "-c", str(_ini_file()),
+        # Node ids stay `<suites dir>/<suite>/…` wherever the suites are installed; no conftest
+        # above the suites (a checkout's, a user's) is loaded: a wheel runs what a checkout runs.
         "--rootdir", str(root.parent),
-        "--confcutdir", str(root.parent),
+        "--confcutdir", str(root),
         "-o", "junit_family=xunit2",
         "-o", "junit_suite_name=wfcontracts",
         f"--junitxml={report_dir / 'junit.xml'}",
         f"--alluredir={report_dir / 'allure-results'}",
         "--clean-alluredir",
         f"--wfc-summary={report_dir / 'summary.json'}",
-        f"--max-examples={options.max_examples}",
-        f"--record-mode={options.record_mode}",
-        f"--async-function-external-id={options.async_function_external_id}",
         "-p", "no:terminal",
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
+        # Long campaigns are the harness's own slow tests; a release budget is --max-examples.
+        "-m", "not slow",
     ]  # fmt: skip
     if "fuzz" not in suites:  # their import alone costs seconds of a replay's budget
         args += ["-p", "no:schemathesis", "-p", "no:hypothesispytest"]
     args += ["-p", "no:xdist", "-p", "no:xdist.looponfail", "-p", "no:anyio"]
-    if options.seed is not None:
-        args.append(f"--seed={options.seed}")
-    if options.replay:
-        args.append("--replay")
-    if options.read_only_token:
-        args.append(f"--read-only-token={options.read_only_token}")
     return args + list(request.extra_pytest_args)
 
 
@@ -161,10 +175,41 @@ def _ini_file() -> Path:
     return path
 
 
+def announce(options: RunOptions, suites: list[str]) -> str:
+    """What is about to be verified, before any request: target, project, suites, seed."""
+    config = resolve_config(options)
+    project = config.project
+    if config.kind == "mock":
+        target = "the embedded mock"
+    elif config.kind == "replay":
+        from wfcontracts.cassettes.recorder import recorded_target
+
+        directory = cassettes_dir(options)
+        recorded = recorded_target(directory)
+        project = options.project or (recorded.project if recorded else None) or project
+        target = f"recorded cassettes in {directory}"
+    else:
+        target = config.api_root
+    return (
+        f"wfcontracts: verifying {target} (project {project}) · suites "
+        f"{', '.join(suites)} · seed {options.seed}"
+    )
+
+
 def verify(request: VerifyRequest, out: TextIO | None = None) -> VerifyResult:
     """Run the suites; WfcontractsError (exit 2) escapes for the adapter to print."""
     suites = selected_suites(request)
-    runtime = _runtime_for(request.options)
+    options = request.options
+    if options.seed is None:  # chosen here so it is announced, stored and reproducible
+        options = replace(options, seed=secrets.randbelow(2**31))
+    options = replace(options, report_dir=request.report_dir)
+    stream = out or sys.stdout
+    if not request.quiet:
+        stream.write(announce(options, suites) + "\n")
+        stream.flush()
+    runtime = _runtime_for(options)
+    if request.quiet:
+        runtime.progress = silent
     request.report_dir.mkdir(parents=True, exist_ok=True)
     progress = _Progress(io.StringIO())
     try:
@@ -177,8 +222,8 @@ def verify(request: VerifyRequest, out: TextIO | None = None) -> VerifyResult:
                 )
             )
     finally:
-        if runtime.is_live:
-            delete_run_resources(runtime)
+        # Shielded from a second Ctrl-C and bounded in time inside; the summary says what it left.
+        extra = {"cleanup": runtime.clean_up(), "retries": runtime.retries()}
         runtime.close()
     if pytest_exit in (2, 3, 4):
         reason = progress.exit_message or f"pytest exit {pytest_exit}"
@@ -187,31 +232,44 @@ def verify(request: VerifyRequest, out: TextIO | None = None) -> VerifyResult:
         )
     if pytest_exit == 5:
         raise WfcontractsError(f"no tests were collected for suites {', '.join(suites)}")
-    summary = finish_reports(request.report_dir, request.policy, request.history_dir)
-    exit_code = EXIT_OK if summary["gate"]["passed"] else EXIT_VIOLATION
-    return VerifyResult(exit_code, summary, pytest_exit)
+    summary = finish_reports(request.report_dir, request.policy, request.history_dir, extra)
+    mark_errors(request.report_dir / "junit.xml", summary)
+    errors = harness_errors(summary)
+    if errors:
+        exit_code = EXIT_USAGE
+    else:
+        exit_code = EXIT_OK if summary["gate"]["passed"] else EXIT_VIOLATION
+    return VerifyResult(exit_code, summary, pytest_exit, errors)
 
 
-def cassettes_dir() -> Path:
-    return suites_dir().parent / "cassettes"
+def harness_errors(summary: dict[str, Any]) -> list[str]:
+    """One line per check that errored: the harness or the environment failed, not the target.
+    An environment error that stopped the run comes first."""
+    stopped = summary.get("environmentError")
+    return ([stopped] if stopped else []) + [
+        f"{entry['nodeid']}: {entry['message']}"
+        for entry in summary.get("checks", [])
+        if entry.get("outcome") == "error"
+    ]
 
 
 def _runtime_for(options: RunOptions) -> Runtime:
-    """Cassette runs (replay or recording) get the offline-guarded / run-id-"rec" runtime."""
-    if not options.replay and options.record_mode == "none":
-        return build_runtime(options)
-    from wfcontracts.cassettes.recorder import build_cassette_runtime, read_cassette
-
     if options.replay:
-        for path in sorted(cassettes_dir().rglob("*.yaml")):
+        from wfcontracts.cassettes.recorder import read_cassette
+
+        for path in sorted(cassettes_dir(options).rglob("*.yaml")):
             read_cassette(path)  # a corrupt cassette: one line naming the file, exit 2
-    return build_cassette_runtime(options, cassettes_dir())[0]
+    return open_runtime(options)
 
 
 def record_cassettes(request: VerifyRequest) -> VerifyResult:
-    """Re-record the lifecycle cassettes against a live target (or `wfcontracts mock serve`)."""
-    if not request.options.base_url:
-        raise WfcontractsError("record needs --base-url: a live target or `wfcontracts mock serve`")
+    """Re-record the lifecycle cassettes against a live target (or `wfcontracts mock serve`)
+    into `cassettes_dir(options)`: --cassettes, else ./cassettes of the current directory."""
+    # The target may come from CDF_URL / CDF_CLUSTER or the config file, not only --base-url.
+    if resolve_config(request.options).kind != "live":
+        raise WfcontractsError(
+            "record needs a live target: --base-url (or CDF_URL), e.g. `wfcontracts mock serve`"
+        )
     return verify(
         VerifyRequest(
             options=request.options,
@@ -224,10 +282,15 @@ def record_cassettes(request: VerifyRequest) -> VerifyResult:
 
 
 def finish_reports(
-    report_dir: Path, policy: GatePolicy, history_dir: Path | None
+    report_dir: Path,
+    policy: GatePolicy,
+    history_dir: Path | None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Gate the summary, then write summary.json, index.html and allure's environment."""
+    """Gate the summary (with `extra` sections merged in: cleanup, retries), then write
+    summary.json, index.html and allure's environment."""
     summary = load_summary(report_dir)
+    summary.update({key: value for key, value in (extra or {}).items() if value is not None})
     summary["gate"] = evaluate_gate(summary.get("checks", []), policy)
     write_summary(report_dir, summary)
     write_report(report_dir, summary, history_dir)
@@ -239,30 +302,75 @@ def finish_reports(
     return summary
 
 
+SHOWN_FAILURES, SHOWN_REASONS = 20, 10
+#: Advisories: constraints the docs do not state, broken (minor; gating only on request).
+_COLUMNS = ("passed", "failed", "skipped", "advisory")
+
+
 def summary_table(summary: dict[str, Any]) -> str:
     """suite × passed/failed/skipped, then totals and the gate."""
     rows: dict[str, dict[str, int]] = {}
     for entry in summary.get("checks", []):
-        counts = rows.setdefault(entry["suite"], {"passed": 0, "failed": 0, "skipped": 0})
-        key = "failed" if entry["outcome"] in ("failed", "error") else entry["outcome"]
+        counts = rows.setdefault(entry["suite"], dict.fromkeys(_COLUMNS, 0))
+        if entry.get("advisory"):
+            key = "advisory"
+        else:
+            key = "failed" if entry["outcome"] in ("failed", "error") else entry["outcome"]
         counts[key] = counts.get(key, 0) + 1
-    lines = [f"{'suite':<12} {'passed':>7} {'failed':>7} {'skipped':>8}"]
+    lines = [f"{'suite':<12}" + "".join(f" {column:>8}" for column in _COLUMNS)]
     for suite, counts in sorted(rows.items()):
-        lines.append(
-            f"{suite:<12} {counts['passed']:>7} {counts['failed']:>7} {counts['skipped']:>8}"
+        lines.append(f"{suite:<12}" + "".join(f" {counts[column]:>8}" for column in _COLUMNS))
+    failures = [
+        e
+        for e in summary.get("checks", [])
+        if e["outcome"] in ("failed", "error") and not e.get("advisory")
+    ]
+    listed: list[str] = []
+    for entry in failures[:SHOWN_FAILURES]:
+        verdict = "ERROR" if entry["outcome"] == "error" else "FAILED"
+        listed.append(
+            f"{verdict} [{entry['severity']}] {entry['suite']} · {entry['message'][:400]}"
         )
-    failures = [e for e in summary.get("checks", []) if e["outcome"] in ("failed", "error")]
-    for entry in failures[:20]:
-        lines.insert(0, f"FAILED [{entry['severity']}] {entry['suite']} · {entry['message'][:400]}")
         if entry.get("reproduction"):
-            lines.insert(1, f"  reproduce: {entry['reproduction'][:400]}")
+            listed.append(f"  reproduce: {entry['reproduction'][:400]}")
+    if len(failures) > SHOWN_FAILURES:
+        listed.append(f"… and {len(failures) - SHOWN_FAILURES} more (summary.json, index.html)")
+    lines = listed + lines
+    lines.extend(_run_notes(summary))
     gate = summary.get("gate", {})
     verdict = "PASSED" if gate.get("passed") else "FAILED"
     failing = [sev for sev, action in (gate.get("failOn") or {}).items() if action == "fail"]
     lines.append(f"gate: {verdict} (fails on {', '.join(failing) or 'nothing'})")
-    for reason in gate.get("reasons", [])[:10]:
-        lines.append(f"  - {reason}")
+    reasons = gate.get("reasons", [])
+    lines.extend(f"  - {reason}" for reason in reasons[:SHOWN_REASONS])
+    if len(reasons) > SHOWN_REASONS:
+        lines.append(f"  … and {len(reasons) - SHOWN_REASONS} more")
     return "\n".join(lines)
+
+
+def _run_notes(summary: dict[str, Any]) -> list[str]:
+    """What the run met besides verdicts: retried transient faults, a spent fuzz budget, and
+    anything cleanup could not delete."""
+    notes: list[str] = []
+    retries = summary.get("retries") or {}
+    if retries.get("totalRetries"):
+        reasons = ", ".join(f"{k} ×{n}" for k, n in (retries.get("byReason") or {}).items())
+        notes.append(f"retries: {retries['totalRetries']} ({reasons})")
+    fuzz = summary.get("fuzz") or {}
+    if fuzz.get("unsent"):
+        notes.append(
+            f"fuzz: {fuzz['cases']} cases sent, {fuzz['unsent']} left unsent "
+            f"(time budget {fuzz.get('timeBudgetSeconds')} s; raise it with --fuzz-seconds)"
+        )
+    advisories = [e for e in summary.get("checks", []) if e.get("advisory")]
+    for entry in advisories[:SHOWN_REASONS]:
+        notes.append(f"ADVISORY [minor] {entry['operation']} · {entry['message'][:300]}")
+    if len(advisories) > SHOWN_REASONS:
+        notes.append(f"… and {len(advisories) - SHOWN_REASONS} more advisories")
+    left = (summary.get("cleanup") or {}).get("left") or []
+    if left:
+        notes.append(f"cleanup left {len(left)} resource(s): {', '.join(left[:5])}")
+    return notes
 
 
 class _MaskingStream(io.TextIOBase):

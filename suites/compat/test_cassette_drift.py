@@ -1,4 +1,4 @@
-"""Cassette drift: every recorded response in cassettes/ re-validated against the current contract.
+"""Cassette drift: every recorded response re-validated against the run's contract.
 
 One test per cassette file fails on responses the contract rejects; one more prints what is
 informational: fields the responses carry but the contract does not declare, contract fields no
@@ -20,31 +20,45 @@ from wfcontracts.compat.drift import (
     format_drift,
     load_cassettes,
 )
-from wfcontracts.contract import Contract, load_contract
+from wfcontracts.contract import Contract
+from wfcontracts.runtime import Runtime, cassettes_dir
 
-CASSETTES = Path(__file__).parents[2] / "cassettes"
-FILES = find_cassettes(CASSETTES)
-NO_CASSETTES = "no cassettes recorded yet under cassettes/ (record them with `wfcontracts record`)"
+NO_CASSETTES = "no cassettes recorded yet (record them with `wfcontracts record`)"
 
 pytestmark = [pytest.mark.check("cassette_drift"), pytest.mark.live_safe]
 
 
-def _params() -> list[object]:
-    if not FILES:
-        return [pytest.param(None, id="no-cassettes", marks=pytest.mark.skip(reason=NO_CASSETTES))]
-    return [pytest.param(path, id=path.relative_to(CASSETTES).as_posix()) for path in FILES]
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One test per cassette of the run's cassette directory."""
+    if "path" not in metafunc.fixturenames:
+        return
+    plugin = metafunc.config.pluginmanager.get_plugin("wfcontracts")
+    assert plugin is not None, "the wfcontracts pytest plugin is not loaded"
+    directory = cassettes_dir(plugin.runtime_of(metafunc.config).options)
+    files = find_cassettes(directory)
+    params = [pytest.param(path, id=path.relative_to(directory).as_posix()) for path in files]
+    if not params:
+        params = [
+            pytest.param(None, id="no-cassettes", marks=pytest.mark.skip(reason=NO_CASSETTES))
+        ]
+    metafunc.parametrize("path", params)
 
 
 @pytest.fixture(scope="module")
-def contract() -> Contract:
-    return load_contract()
+def contract(wfc_runtime: Runtime) -> Contract:
+    return wfc_runtime.contract
 
 
 @pytest.fixture(scope="module")
-def readable() -> list[Cassette]:
+def files(wfc_runtime: Runtime) -> list[Path]:
+    return find_cassettes(cassettes_dir(wfc_runtime.options))
+
+
+@pytest.fixture(scope="module")
+def readable(files: list[Path]) -> list[Cassette]:
     """Every cassette that loads; a broken one fails its own test, not this summary."""
     loaded: list[Cassette] = []
-    for path in FILES:
+    for path in files:
         try:
             loaded.extend(load_cassettes([path]))
         except CassetteError:
@@ -52,7 +66,6 @@ def readable() -> list[Cassette]:
     return loaded
 
 
-@pytest.mark.parametrize("path", _params())
 def test_recorded_responses_match_the_contract(path: Path, contract: Contract) -> None:
     try:
         cassettes = load_cassettes([path])
@@ -70,10 +83,12 @@ def test_recorded_responses_match_the_contract(path: Path, contract: Contract) -
 
 
 def test_fields_outside_the_contract_and_never_recorded(
-    readable: list[Cassette], contract: Contract
+    readable: list[Cassette], contract: Contract, files: list[Path]
 ) -> None:
-    if not FILES:
+    if not files:
         pytest.skip(NO_CASSETTES)
     report: DriftReport = drift_report(contract, readable)
     print(format_drift(report))  # noqa: T201 - the listing is this test's output (-rP, -s)
-    assert report.checked >= 1, f"no interaction in {CASSETTES} is an operation of the contract"
+    assert report.checked >= 1, (
+        f"no interaction in {files[0].parent} is an operation of the contract"
+    )

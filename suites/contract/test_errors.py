@@ -1,5 +1,9 @@
 """Error paths. Where the docs are silent the suite accepts any 4xx (the checks demand the CDF
-envelope on it) and verifies that the state did not change — never the mock's particular pick."""
+envelope on it) and verifies that the state did not change — never the mock's particular pick.
+
+A refused run created nothing when a control run started after it is listed and nothing else
+is: an empty list right after the refusal proves nothing on a server whose list lags.
+"""
 
 from __future__ import annotations
 
@@ -56,39 +60,37 @@ def test_malformed_execution_id(wfc_probe: Probe, malformed: str) -> None:
     assert_4xx(exchange, f"GET of the malformed id {malformed!r}")
 
 
-def _count(probe: Probe, xid: str) -> int:
-    body = {"filter": {"workflowFilters": [{"externalId": xid}]}, "limit": 1000}
-    return len(probe.session.call("ListWorkflowExecutions", json=body).response_json["items"])
-
-
 @pytest.mark.operation("TriggerRunOfSpecificVersionOfWorkflow")
 @pytest.mark.parametrize(
     "body",
     [{}, {"authentication": {}}, {"input": {"a": 1}}],
     ids=["no-authentication", "no-nonce", "input-only"],
 )
-def test_run_without_nonce(wfc_probe: Probe, body: dict[str, object]) -> None:
-    xid, version = wfc_probe.upsert("err-no-nonce", [succeed_task("ok")])
-    before = _count(wfc_probe, xid)
+def test_run_without_nonce(
+    wfc_probe: Probe, body: dict[str, object], request: pytest.FixtureRequest
+) -> None:
+    # A workflow per case: its list holds this case's runs only.
+    case = request.node.callspec.id
+    xid, version = wfc_probe.upsert(f"err-no-nonce-{case}", [succeed_task("ok")])
     exchange = wfc_probe.session.call(
         "TriggerRunOfSpecificVersionOfWorkflow",
         path={"workflowExternalId": xid, "version": version},
         json=body,
     )
     assert_4xx(exchange, "run without authentication.nonce")
-    assert _count(wfc_probe, xid) == before, "a run without a nonce created an execution"
+    wfc_probe.nothing_created(xid, version, "a run without a nonce")
 
 
 @pytest.mark.operation("TriggerRunOfSpecificVersionOfWorkflow")
 def test_run_unknown_version(wfc_probe: Probe) -> None:
-    xid, _ = wfc_probe.upsert("err-unknown-version", [succeed_task("ok")])
+    xid, version = wfc_probe.upsert("err-unknown-version", [succeed_task("ok")])
     body = {"authentication": {"nonce": wfc_probe.nonce()}}
     path = {"workflowExternalId": xid, "version": "does-not-exist"}
     assert_4xx(
         wfc_probe.session.call("TriggerRunOfSpecificVersionOfWorkflow", path=path, json=body),
         "run of an unknown version",
     )
-    assert _count(wfc_probe, xid) == 0, "a run of an unknown version created an execution"
+    wfc_probe.nothing_created(xid, version, "a run of an unknown version")
 
 
 @pytest.mark.operation("FetchAllWorkflows")
@@ -121,7 +123,7 @@ def test_run_without_token_is_401_and_creates_nothing(wfc_probe: Probe) -> None:
         auth=None,
     )
     assert exchange.status == 401, f"run without a token got {exchange.status}, not 401"
-    assert _count(wfc_probe, xid) == 0
+    wfc_probe.nothing_created(xid, version, "a run without a token")
 
 
 @pytest.mark.operation("TriggerRunOfSpecificVersionOfWorkflow")
@@ -141,4 +143,4 @@ def test_read_only_token_cannot_write(wfc_probe: Probe) -> None:
         "TriggerRunOfSpecificVersionOfWorkflow", path=path, json=body, headers=headers, auth=None
     )
     assert exchange.status in (401, 403), f"a read-only token could run: {exchange.status}"
-    assert _count(wfc_probe, xid) == 0, "a run with a read-only token created an execution"
+    wfc_probe.nothing_created(xid, version, "a run with a read-only token")

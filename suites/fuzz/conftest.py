@@ -1,8 +1,5 @@
-"""Fixtures of the fuzz suites: one seeded, hooked schemathesis schema per session (per worker).
-
-The `fuzz` fixture builds the schema from the run's options when a fuzz test first runs, attaches
-it to the session's target, seeds data and binds checks; collection loads only the contract.
-"""
+"""Fixtures of the fuzz suites: one seeded, hooked schemathesis schema per session (per worker),
+aimed at the session's runtime — its target, auth, rate limit, seed and budget."""
 
 from __future__ import annotations
 
@@ -10,28 +7,27 @@ from collections.abc import Iterator
 
 import pytest
 
-from wfcontracts.fuzzing import runner
+from wfcontracts.fuzzing.runner import Fuzz
 from wfcontracts.runtime import Runtime
-from wfcontracts.runtime import options_from_config as options_from
 
-
-def pytest_configure(config: pytest.Config) -> None:
-    runner.configure(options_from(config))
+FUZZ_KEY = pytest.StashKey[Fuzz]()
 
 
 @pytest.fixture(scope="session")
-def fuzz(wfc_runtime: Runtime) -> Iterator[runner.Fuzz]:
-    """The fuzz run of this session: budget from `--max-examples` / `--seed` / `--max-rps`."""
-    run = runner.prepared()
-    run.attach(wfc_runtime)
+def fuzz(wfc_runtime: Runtime, request: pytest.FixtureRequest) -> Iterator[Fuzz]:
+    """The fuzz run of this session, built when the first fuzz test runs (not at collection)."""
+    run = Fuzz.for_runtime(wfc_runtime)
+    request.config.stash[FUZZ_KEY] = run
     try:
         yield run
     finally:
-        run.detach()
+        run.close()
+        wfc_runtime.context.extras["fuzz"] = run.stats()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """One line for budgets and benchmarks: how many generated cases this run sent."""
-    run = runner.built()
+    run = terminalreporter.config.stash.get(FUZZ_KEY, None)
     if run is not None and run.cases:
-        terminalreporter.write_line(f"wfcontracts fuzz: {run.cases} cases, seed {run.seed}")
+        unsent = f", {run.unsent} left unsent (time budget spent)" if run.unsent else ""
+        terminalreporter.write_line(f"wfcontracts fuzz: {run.cases} cases, seed {run.seed}{unsent}")

@@ -7,7 +7,10 @@ import hypothesis
 import hypothesis.errors
 import pytest
 
-from wfcontracts.fuzzing.runner import Fuzz
+from wfcontracts.contract import load_contract
+from wfcontracts.fuzzing.runner import BudgetSpent, Fuzz
+
+OPERATIONS = list(load_contract().operations)
 
 pytestmark = [pytest.mark.live_safe, pytest.mark.check("fuzz_stateful")]
 
@@ -25,8 +28,11 @@ def _run_machine(fuzz: Fuzz, max_examples: int) -> None:
         # differently (FlakyStrategyDefinition); failures are reported as they happened.
         phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
     )
+    fuzz.start_budget(share=len(OPERATIONS) + 1)
     try:
         machine.run(settings=settings)
+    except BudgetSpent:
+        pass  # reported with the case count (conftest's terminal summary, summary.json)
     except hypothesis.errors.Flaky:
         # The server's state steered generation apart between sequences (enabled links depend
         # on earlier answers); as in `st run`, not a finding. Failures met are recorded below.

@@ -23,4 +23,5 @@ OPERATIONS = [
 
 @pytest.mark.parametrize("operation_id", OPERATIONS)
 def test_operation(operation_id: str, fuzz: Fuzz, request: pytest.FixtureRequest) -> None:
+    fuzz.start_budget(share=len(OPERATIONS) + 1)  # and the stateful walk
     fuzz.fuzz_operation(operation_id, request.node.name)

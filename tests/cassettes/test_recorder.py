@@ -31,6 +31,7 @@ from wfcontracts.mock.service import MockService
 from wfcontracts.runtime import RunOptions, Runtime
 from wfcontracts.scenarios import lifecycle_flows as flows
 from wfcontracts.scenarios.lifecycle_flows import LifecycleProbe, Scenario
+from wfcontracts.scenarios.probes import succeed_task
 
 pytest_plugins = ("pytester",)
 
@@ -126,7 +127,7 @@ def token_url() -> Iterator[str]:
 
 def leaky_run(p: LifecycleProbe) -> None:
     """A run whose metadata carries the token: masked wherever it would land in a cassette."""
-    xid, version = p.upsert("leak", [flows.succeed_task("only")])
+    xid, version = p.upsert("leak", [succeed_task("only")])
     started = p.run(xid, version, metadata={"note": TOKEN})
     p.finished(started["id"], "COMPLETED", "lifecycle_transition")
 
@@ -159,15 +160,28 @@ def test_no_token_or_client_secret_in_cassettes(
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
-        ("interactions: [unclosed\n", "not valid YAML at line"),
-        ("- just\n- a list\n", "the top level is not a mapping"),
+        ("interactions: [unclosed\n", "invalid YAML at line 2, column 1"),
+        ("- just\n- a list\n", "not a vcrpy cassette: expected a mapping, got a list"),
         ("version: 1\ninteractions: []\n", "no `wfcontracts.contractSha256`"),
-        ("wfcontracts: {contractSha256: abc}\nversion: 1\n", "no `interactions` list"),
+        ("wfcontracts: {contractSha256: abc}\nversion: 1\n", "missing 'interactions'"),
         (
             "wfcontracts: {contractSha256: abc}\ninteractions:\n"
             "- request: {method: GET, uri: 'http://x/', body: null, headers: {}}\n"
             "  response: {status: {message: OK}, headers: {}, body: {string: ''}}\n",
-            "interaction 1: response needs status.code",
+            "interactions[0]: response has no integer status 'code'",
+        ),
+        (
+            "wfcontracts: {contractSha256: abc}\ninteractions:\n"
+            "- request: {method: GET, uri: 'http://x/'}\n"
+            "  response: {status: {code: 200}, headers: {}, body: {string: ''}}\n",
+            "interactions[0]: request needs 'body' and 'headers'",
+        ),
+        (
+            "wfcontracts: {contractSha256: abc}\ninteractions:\n"
+            "- request: {method: GET, uri: 'http://x/', body: null, headers: {}}\n"
+            "  response: {status: {code: 200}, headers: {content-type: [application/json]},"
+            " body: {string: '{\"id\": '}}\n",
+            "interactions[0]: response body is not JSON",
         ),
     ],
 )
@@ -179,8 +193,9 @@ def test_corrupt_cassette_names_the_file_and_problem(
     path.write_text(content)
     with pytest.raises(CorruptCassetteError) as caught:
         read_cassette(path)
-    assert str(path) in str(caught.value) and problem in str(caught.value)
-    assert "\n" not in str(caught.value)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ") and problem in message, message
+    assert message.endswith(RERECORD_HINT) and "\n" not in message
     _, recorder = build_cassette_runtime(RunOptions(replay=True), tmp_path)
     with pytest.raises(CorruptCassetteError), recorder.use(path):
         pass
@@ -276,7 +291,7 @@ def test_plugin_exits_2_on_a_corrupt_cassette(pytester: pytest.Pytester) -> None
     cassette.write_text("interactions: [\n")
     result = pytester.runpytest("--replay", "-p", "no:cacheprovider")
     assert result.ret == 2
-    result.stdout.fnmatch_lines(["*corrupt cassette*test_case.yaml: not valid YAML*"])
+    result.stdout.fnmatch_lines(["*wfcontracts: *test_case.yaml: invalid YAML at line*re-record*"])
 
 
 def test_plugin_records_and_replays(pytester: pytest.Pytester, served: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from wfcontracts.mock.backend import CdfRequester, WorkflowsBackend
-from wfcontracts.mock.clock import VirtualClock
+from wfcontracts.mock.clock import Pace, VirtualClock
 from wfcontracts.mock.faults import FaultSet
 
 PROJECT = "proj"
@@ -13,11 +13,19 @@ NONCE = {"authentication": {"nonce": "not-a-real-nonce"}}
 
 
 def make_backend(
-    *faults: str, latency: int = 0, cdf_request: CdfRequester | None = None
+    *faults: str,
+    latency: int | None = None,
+    cdf_request: CdfRequester | None = None,
+    pace: str = "instant",
+    seed: int = 0,
 ) -> tuple[WorkflowsBackend, VirtualClock]:
     clock = VirtualClock()
     backend = WorkflowsBackend(
-        clock, FaultSet(faults), cdf_request=cdf_request, task_latency_ms=latency
+        clock,
+        FaultSet(faults),
+        cdf_request=cdf_request,
+        task_latency_ms=latency,
+        pace=Pace(pace, seed),
     )
     return backend, clock
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from wfcontracts.errors import WfcontractsError
@@ -187,7 +189,7 @@ def test_run_of_unknown_version_is_404_with_missing() -> None:
 
 def test_sessions_have_types_and_fresh_nonces() -> None:
     backend, _ = make_backend()
-    items = [
+    items: list[dict[str, Any]] = [
         {"tokenExchange": True},
         {"clientId": "c", "clientSecret": "s"},
         {"oneshotTokenExchange": True},

@@ -171,6 +171,20 @@ def _merged(b: WorkflowsBackend, c: VirtualClock) -> Any:
     return update(b, ex["id"], "w", "COMPLETED", output={"r": 1})["output"].get("r")
 
 
+def _completed_update_shows(b: WorkflowsBackend, c: VirtualClock) -> Any:
+    ex = _waiting(b)
+    update(b, ex["id"], "w", "COMPLETED")
+    return tasks_of(b, ex["id"])["w"]["status"], status_of(b, ex["id"])
+
+
+def _retried_task(b: WorkflowsBackend, c: VirtualClock) -> Any:
+    ex = _waiting(b)
+    b.cancel_execution(PROJECT, ex["id"], {})
+    b.retry_execution(PROJECT, ex["id"], NONCE)
+    c.advance(60_000)
+    return tasks_of(b, ex["id"])["w"]["status"]
+
+
 def _run_unknown(b: WorkflowsBackend, c: VirtualClock) -> Any:
     return _outcome(lambda: run(b, "ghost")["status"])
 
@@ -213,6 +227,10 @@ SCENARIOS: dict[str, Scenario] = {
     "update_output_not_merged": _merged,
     "unknown_version_runs": _run_unknown,
     "server_error_on_unknown_id": _retrieve_unknown,
+    # paced faults (at every pace; tests/mock/test_pace.py shows them at the real pace)
+    "update_never_applied": _completed_update_shows,
+    "cancel_tasks_stuck": _cancel(lambda b, ex: tasks_of(b, ex["id"])["w"]["status"]),
+    "retry_never_reruns": _retried_task,
 }
 
 

@@ -6,10 +6,14 @@ what a socket carries (huge and gzip bodies) go over loopback to a served instan
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import functools
 import gzip
 import json
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,10 +24,11 @@ import vcr
 import yaml
 
 from wfcontracts.cassettes.scrub import vcr_config
+from wfcontracts.cli import build_parser, main
 from wfcontracts.contract import Contract, load_contract
+from wfcontracts.mock import server
 from wfcontracts.mock.app import create_app
 from wfcontracts.mock.clock import VirtualClock
-from wfcontracts.mock.faults import FAULTS
 from wfcontracts.mock.handlers import HANDLERS
 from wfcontracts.mock.server import BackgroundServer, serve_in_background
 from wfcontracts.mock.service import MockService
@@ -266,59 +271,91 @@ def test_operation_without_handler_is_501_naming_it(tmp_path: Path) -> None:
     assert "WfcontractsExtraOperation" in _assert_envelope(response, 501)["message"]
 
 
-# -- control plane ------------------------------------------------------------------------------
+# -- mock serve -----------------------------------------------------------------------------------
+# (the control plane has its own file, test_control_plane.py)
 
 
-def test_control_reset_forgets_everything(client: httpx.Client) -> None:
-    _put_version(client)
-    assert client.post("/_mock/reset").json() == {"reset": True}
-    assert client.get(f"{API}/workflows/wf", headers=AUTH).status_code == 404
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
-def test_control_clock_moves_the_virtual_clock(client: httpx.Client) -> None:
-    before = client.get("/_mock/clock").json()
-    assert before["virtual"] is True
-    after = client.post("/_mock/clock", json={"advanceMs": 1500}).json()
-    assert after["nowMs"] == before["nowMs"] + 1500
-    _assert_envelope(client.post("/_mock/clock", json={"advanceMs": -1}), 400)
-    _assert_envelope(client.post("/_mock/clock", json={"advanceMs": "soon"}), 400)
+def _mock_serve(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "wfcontracts.cli", "mock", "serve", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 
-def test_control_clock_refuses_to_move_real_time() -> None:
-    service = MockService(_contract(), tokens=[TOKEN])
-    with httpx.Client(transport=service.transport(), base_url="http://mock") as http:
-        assert http.get("/_mock/clock").json()["virtual"] is False
-        _assert_envelope(http.post("/_mock/clock", json={"advanceMs": 10}), 400)
+def _assert_one_line_usage_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert all(word in lines[0] for word in words), lines[0]
 
 
-def test_control_faults_switch_and_list(client: httpx.Client, service: MockService) -> None:
-    listed = client.get("/_mock/faults").json()
-    assert listed == {"enabled": [], "available": sorted(FAULTS)}
-    switched = client.put("/_mock/faults", json={"faults": ["no_request_id"]}).json()
-    assert switched["enabled"] == ["no_request_id"]
-    assert "x-request-id" not in client.get(f"{API}/workflows", headers=AUTH).headers
-    client.put("/_mock/faults", json={"faults": []})
-    assert "no_request_id" not in service.faults
+@pytest.mark.parametrize("port", ["70000", "-1", "0", "65536"])
+def test_mock_serve_refuses_ports_out_of_range(port: str) -> None:
+    _assert_one_line_usage_error(_mock_serve("--port", port), port, "1 to 65535")
 
 
-def test_control_unknown_fault_is_400_naming_valid_ones(
-    client: httpx.Client, service: MockService
-) -> None:
-    response = client.put("/_mock/faults", json={"faults": ["bare_error_body", "nope"]})
-    message = _assert_envelope(response, 400)["message"]
-    assert "'nope'" in message
-    assert all(name in message for name in FAULTS)
-    assert service.faults.names == []
+def test_mock_serve_refuses_a_port_in_use() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        _assert_one_line_usage_error(_mock_serve("--port", port), f"127.0.0.1:{port}")
+
+
+def test_mock_serve_refuses_an_unknown_host() -> None:
+    result = _mock_serve("--host", "no-such-host.invalid", "--port", str(_closed_port()))
+    _assert_one_line_usage_error(result, "no-such-host.invalid")
+
+
+@pytest.mark.parametrize("fault", ["throttle:2", "no_such_fault"])
+def test_mock_serve_refuses_bad_faults(fault: str) -> None:
+    _assert_one_line_usage_error(
+        _mock_serve("--port", str(_closed_port()), "--fault", fault), fault.split(":")[0]
+    )
+
+
+@pytest.mark.parametrize("command", ["serve", "faults"])
+def test_every_mock_option_says_its_default(command: str) -> None:
+    mock = _subparser(build_parser(), "mock")
+    parser = _subparser(mock, command)
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        assert action.help and "default" in action.help, action.option_strings
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    (choices,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    found = choices.choices[name]
+    assert isinstance(found, argparse.ArgumentParser)
+    return found
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "content"),
-    [("GET", "/_mock/nothing", b""), ("POST", "/_mock/reset", b"{broken")],
-)
-def test_control_bad_requests(client: httpx.Client, method: str, path: str, content: bytes) -> None:
-    response = client.request(method, path, content=content)
-    assert response.status_code in (400, 404)
-    _assert_envelope(response, response.status_code)
+    ("host", "warned"),
+    [("127.0.0.1", False), ("localhost", False), ("::1", False), ("0.0.0.0", True),
+     ("192.0.2.10", True), ("mock.example", True)],
+)  # fmt: skip
+def test_mock_serve_warns_when_not_on_loopback(
+    host: str, warned: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In process, with serving stubbed out: a test must not bind a non-loopback address."""
+    served: list[tuple[str, int]] = []
+    monkeypatch.setattr(server, "check_port", lambda host, port: None)
+    monkeypatch.setattr(server, "serve", lambda service, host, port: served.append((host, port)))
+    assert main(["mock", "serve", "--host", host, "--port", "8123"]) == 0
+    assert served == [(host, 8123)]
+    err = capsys.readouterr().err
+    if warned:
+        assert err.count("\n") == 1 and "warning" in err and host in err, err
+    else:
+        assert err == ""
+    assert server.is_loopback(host) is not warned
 
 
 # -- cassettes ----------------------------------------------------------------------------------

@@ -27,7 +27,8 @@ CAUGHT_BY: dict[str, tuple[Scenario, str]] = {
     "retry_reruns_skipped": (flows.skip_task_continues, "task_effects"),
     "skiptask_aborts": (flows.skip_task_continues, "skip_task"),
     "terminal_error_retried": (flows.terminal_error_not_retried, "task_update_retry"),
-    "failed_update_not_retried": (flows.failed_update_retried, "task_update_retry"),
+    # The oracle owes the next attempt of a FAILED report with retries left (task_effects).
+    "failed_update_not_retried": (flows.failed_update_retried, "task_effects"),
     "dependson_ignored": (flows.depends_on_order, "depends_on_order"),
     "references_unresolved": (flows.run_completes, "references_resolved"),
     "abort_without_reason": (flows.run_fails, "failure_reason"),
@@ -36,6 +37,9 @@ CAUGHT_BY: dict[str, tuple[Scenario, str]] = {
     "list_limit_ignored": (flows.list_filters_and_pages, "list_pagination"),
     "cursor_repeats_items": (flows.list_filters_and_pages, "list_pagination"),
     "update_output_not_merged": (flows.update_output_merged, "update_output_merged"),
+    # Effects that never show: the oracle's obligations fail when the deadline passes.
+    "update_never_applied": (flows.update_output_merged, "lifecycle_transition"),
+    "cancel_tasks_stuck": (flows.cancel_with_reason, "task_effects"),
 }
 
 

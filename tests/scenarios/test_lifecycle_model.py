@@ -9,21 +9,27 @@ from typing import Any
 import pytest
 
 from wfcontracts.checks import CheckContext, Exchange, run_checks
-from wfcontracts.checks.lifecycle import coverage_of
+from wfcontracts.checks.lifecycle import coverage_of, history_of
 from wfcontracts.contract import Contract, load_contract
 from wfcontracts.reporting import html
 from wfcontracts.scenarios.lifecycle import (
     ILLEGAL_PROBES,
+    INVARIANTS,
     LEGAL_TRANSITIONS,
+    OBLIGATIONS,
+    AttemptWatch,
     IllegalProbe,
     TransitionCoverage,
     describe,
     natural_transition,
+    not_run_again,
     operation_transition,
+    retried_attempts,
 )
 
 LIFECYCLE_CHECKS = ("cancel_reason", "lifecycle_transition", "task_effects")
 ROOT = "http://target/api/v1/projects/p"
+DEADLINE_S = 10.0
 
 
 # --- the model -----------------------------------------------------------------------------
@@ -67,6 +73,63 @@ def test_lookups() -> None:
     assert "start -run-> RUNNING" in list(describe())
 
 
+def test_rules_come_in_two_kinds_each_reported_by_an_oracle_check() -> None:
+    checks = {"lifecycle_transition", "task_effects"}
+    assert {i.check for i in INVARIANTS} <= checks
+    assert {o.check for o in OBLIGATIONS} <= checks
+    assert {o.after for o in OBLIGATIONS} == {"cancel", "retry", "update", "update FAILED"}
+    lines = list(describe())
+    assert sum(line.startswith("always: ") for line in lines) == len(INVARIANTS)
+    assert sum(line.startswith("after ") for line in lines) == len(OBLIGATIONS)
+
+
+def _attempt(task_id: str, status: str, call: int, start: int = 1) -> dict[str, Any]:
+    output = {"callId": call}
+    return {"id": task_id, "externalId": "w", "status": status, "startTime": start} | {
+        "output": output
+    }
+
+
+def test_a_lagging_attempt_is_neither_moved_on_nor_new() -> None:
+    watch = AttemptWatch(_attempt("t1", "IN_PROGRESS", 1))
+    assert not watch.moved_on([_attempt("t1", "IN_PROGRESS", 1)])
+    assert watch.new_attempt([_attempt("t1", "IN_PROGRESS", 1)]) is None
+
+
+@pytest.mark.parametrize(
+    "later",
+    [
+        [_attempt("t1", "FAILED", 1), _attempt("t2", "IN_PROGRESS", 2, start=5)],  # appended
+        [_attempt("t1", "IN_PROGRESS", 2)],  # in place: the function called again
+        [_attempt("t1", "IN_PROGRESS", 1, start=5)],  # in place: started again
+    ],
+    ids=["appended", "new-call", "new-start"],
+)
+def test_a_new_attempt_is_a_new_id_or_the_same_id_started_again(
+    later: list[dict[str, Any]],
+) -> None:
+    watch = AttemptWatch(_attempt("t1", "IN_PROGRESS", 1))
+    assert watch.moved_on(later)
+    assert watch.new_attempt(later) == later[-1]
+
+
+def test_the_same_attempt_back_in_progress_after_leaving_is_new() -> None:
+    watch = AttemptWatch(_attempt("t1", "IN_PROGRESS", 1))
+    assert watch.new_attempt([_attempt("t1", "FAILED", 1)]) is None
+    assert watch.new_attempt([_attempt("t1", "IN_PROGRESS", 1)]) is not None
+
+
+def test_what_a_retry_must_run_again() -> None:
+    tasks = [
+        _attempt("a", "COMPLETED", 1) | {"externalId": "a"},
+        _attempt("b", "FAILED", 2) | {"externalId": "b"},
+    ]
+    before = retried_attempts(tasks)
+    assert set(before) == {"b"}
+    assert not_run_again(tasks, before) == ["b"]
+    assert not_run_again([tasks[0], {**tasks[1], "status": "IN_PROGRESS"}], before) == []
+
+
 def test_the_report_draws_the_same_model() -> None:
     drawn = set(html.LEGAL_TRANSITIONS)
     assert drawn == {(t.source, t.operation, t.target) for t in LEGAL_TRANSITIONS}
@@ -106,6 +169,8 @@ class Oracle:
         self.contract = contract
         self.ctx = CheckContext(contract)
         self.id = str(uuid.uuid4())
+        self.now = 0.0
+        history_of(self.ctx).use_clock(lambda: self.now, DEADLINE_S)
 
     def send(self, op: str, url: str, status: int, body: Any, request: Any = None) -> list[str]:
         exchange = Exchange(
@@ -144,9 +209,9 @@ class Oracle:
         url = f"workflows/executions/{self.id}/retry"
         return self.send("WorkflowExecutionRetry", url, status, body, request)
 
-    def update(self, task_id: str) -> list[str]:
+    def update(self, task_id: str, status: str = "COMPLETED") -> list[str]:
         url = f"workflows/tasks/{task_id}/update"
-        return self.send("UpdateTaskStatus", url, 200, {"id": task_id}, {"status": "COMPLETED"})
+        return self.send("UpdateTaskStatus", url, 200, {"id": task_id}, {"status": status})
 
     def execution(self, status: str, **extra: Any) -> dict[str, Any]:
         return {"id": self.id, "workflowExternalId": "w", "status": status, **extra}
@@ -236,19 +301,69 @@ def test_cancel_reason(
     assert oracle.cancel(200, body, reason=given) == verdict
 
 
-def test_cancel_leaves_no_task_running(oracle: Oracle) -> None:
+def _cancelled(oracle: Oracle) -> None:
     oracle.run()
     oracle.cancel(200, oracle.execution("TERMINATED", reasonForIncompletion="r"), reason="r")
+
+
+def _after_cancel(oracle: Oracle, *tasks: dict[str, Any], end: int = 100) -> list[str]:
+    return oracle.get("TERMINATED", list(tasks), reasonForIncompletion="r", endTime=end)
+
+
+@pytest.mark.parametrize("active", ["IN_PROGRESS", "SCHEDULED"])
+def test_tasks_may_stay_active_for_a_while_after_cancel(oracle: Oracle, active: str) -> None:
+    # Obligation: running tasks become CANCELED, but a lagging observation may not show it yet.
+    _cancelled(oracle)
+    oracle.now = DEADLINE_S - 1
+    assert _after_cancel(oracle, task("a", "COMPLETED"), task("b", active, waits=True)) == []
+    assert _after_cancel(oracle, task("a", "COMPLETED"), task("b", "CANCELED", waits=True)) == []
+    oracle.now = 10 * DEADLINE_S
+    assert _after_cancel(oracle, task("a", "COMPLETED"), task("b", "CANCELED", waits=True)) == []
+    assert counted(oracle, "legal", "RUNNING", "cancel") == (1, 0)
+
+
+def test_tasks_still_active_at_the_deadline_after_cancel_fail(oracle: Oracle) -> None:
+    _cancelled(oracle)
+    oracle.now = DEADLINE_S
     tasks = [task("a", "COMPLETED"), task("b", "IN_PROGRESS", waits=True)]
-    assert oracle.get("TERMINATED", tasks, reasonForIncompletion="r") == ["task_effects"]
+    exchange_checks = _after_cancel(oracle, *tasks)
+    assert exchange_checks == ["task_effects"]
     assert counted(oracle, "legal", "RUNNING", "cancel") == (1, 1)
+    assert _after_cancel(oracle, *tasks) == []  # failed once, with that snapshot
 
 
-@pytest.mark.parametrize(("status", "verdict"), [("SCHEDULED", ["task_effects"]), ("CANCELED", [])])
-def test_tasks_after_cancel(oracle: Oracle, status: str, verdict: list[str]) -> None:
-    oracle.run()
-    oracle.cancel(200, oracle.execution("TERMINATED", reasonForIncompletion="r"), reason="r")
-    assert oracle.get("TERMINATED", [task("b", status)], reasonForIncompletion="r") == verdict
+def test_the_deadline_failure_names_what_was_seen_and_the_deadline(oracle: Oracle) -> None:
+    _cancelled(oracle)
+    oracle.now = DEADLINE_S + 2
+    body = {
+        **oracle.execution("TERMINATED", reasonForIncompletion="r"),
+        "executedTasks": [task("hold", "IN_PROGRESS", waits=True)],
+    }
+    exchange = Exchange(
+        operation=oracle.contract.operation("ExecutionOfSpecificRunOfWorkflow"),
+        method="get",
+        url=f"{ROOT}/workflows/executions/{oracle.id}",
+        request_headers={},
+        request_body=b"",
+        status=200,
+        response_headers={"content-type": "application/json"},
+        response_body=json.dumps(body).encode(),
+    )
+    (failure,) = run_checks(oracle.ctx, exchange, LIFECYCLE_CHECKS)
+    assert "after cancel: hold IN_PROGRESS, 12 s later" in failure.message
+    assert f"within {DEADLINE_S:g} s" in failure.message
+
+
+def test_no_task_starts_after_a_cancel(oracle: Oracle) -> None:
+    # Invariant: judged at once, however early.
+    _cancelled(oracle)
+    assert _after_cancel(oracle, task("b", "IN_PROGRESS", start=150), end=100) == ["task_effects"]
+
+
+def test_no_task_becomes_active_again_once_the_cancel_showed(oracle: Oracle) -> None:
+    _cancelled(oracle)
+    assert _after_cancel(oracle, task("b", "CANCELED", task_id="b1")) == []
+    assert _after_cancel(oracle, task("b", "IN_PROGRESS", task_id="b1")) == ["task_effects"]
 
 
 @pytest.mark.parametrize("finished", ["COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED"])
@@ -316,6 +431,83 @@ def test_a_task_update_releases_a_held_execution(oracle: Oracle) -> None:
     assert oracle.retry(200, oracle.execution("RUNNING")) == []
 
 
+def test_a_lagging_observation_after_an_update_does_not_hold_the_execution(oracle: Oracle) -> None:
+    # The update is in flight: the execution may move on any moment, a retry may be legal.
+    held = [task("w", "IN_PROGRESS", task_id="t1", waits=True)]
+    oracle.run()
+    oracle.get("RUNNING", held)
+    oracle.update("t1")
+    assert oracle.get("RUNNING", held) == []
+    assert oracle.retry(200, oracle.execution("RUNNING")) == []
+
+
+def _updated(oracle: Oracle, status: str, retries: int = 0) -> list[dict[str, Any]]:
+    held = [task("w", "IN_PROGRESS", task_id="t1", waits=True) | {"output": {"callId": 1}}]
+    definition = {"tasks": [{"externalId": "w", "retries": retries}]}
+    oracle.run()
+    oracle.get("RUNNING", held, workflowDefinition=definition)
+    assert oracle.update("t1", status) == []
+    return held
+
+
+def test_an_update_may_show_late_but_within_the_deadline(oracle: Oracle) -> None:
+    held = _updated(oracle, "COMPLETED")
+    oracle.now = DEADLINE_S - 1
+    assert oracle.get("RUNNING", held) == []
+    done = [{**held[0], "status": "COMPLETED"}]
+    assert oracle.get("RUNNING", done) == []
+    oracle.now = 10 * DEADLINE_S
+    assert oracle.get("COMPLETED", done) == []
+
+
+def test_an_update_that_never_shows_fails_at_the_deadline(oracle: Oracle) -> None:
+    held = _updated(oracle, "COMPLETED")
+    oracle.now = DEADLINE_S
+    assert oracle.get("RUNNING", held) == ["lifecycle_transition"]
+
+
+def test_a_failed_report_with_retries_left_owes_a_new_attempt(oracle: Oracle) -> None:
+    held = _updated(oracle, "FAILED", retries=1)
+    assert oracle.get("RUNNING", held) == []  # lagging: still the reported attempt
+    again = [{**held[0], "output": {"callId": 2}}]  # the same task, the function called again
+    assert oracle.get("RUNNING", again) == []
+    oracle.now = 10 * DEADLINE_S
+    assert oracle.get("RUNNING", again) == []
+
+
+def test_a_failed_report_with_retries_left_fails_when_the_execution_ends(oracle: Oracle) -> None:
+    held = _updated(oracle, "FAILED", retries=1)
+    failed = [{**held[0], "status": "FAILED"}]
+    assert oracle.get("FAILED", failed) == ["task_effects"]  # at once: no attempt can follow
+
+
+def test_a_failed_report_with_retries_left_fails_at_the_deadline(oracle: Oracle) -> None:
+    held = _updated(oracle, "FAILED", retries=1)
+    oracle.now = DEADLINE_S
+    assert oracle.get("RUNNING", held) == ["lifecycle_transition", "task_effects"]
+
+
+@pytest.mark.parametrize(("status", "retries"), [("FAILED", 0), ("FAILED_WITH_TERMINAL_ERROR", 3)])
+def test_no_attempt_is_owed_without_retries_left(oracle: Oracle, status: str, retries: int) -> None:
+    held = _updated(oracle, status, retries=retries)
+    assert oracle.get("FAILED", [{**held[0], "status": status}]) == []
+
+
+def test_a_retry_owes_the_rerun_of_what_did_not_finish(oracle: Oracle) -> None:
+    before = [task("a", "COMPLETED", task_id="a1"), task("b", "FAILED", task_id="b1")]
+    _retried(oracle, before)
+    assert oracle.get("RUNNING", before) == []  # lagging: nothing re-run yet
+    oracle.now = DEADLINE_S
+    assert oracle.get("RUNNING", before) == ["task_effects"]
+    assert counted(oracle, "legal", "FAILED", "retry") == (1, 1)
+
+
+def test_a_finished_task_never_runs_again_even_without_a_retry(oracle: Oracle) -> None:
+    oracle.run()
+    oracle.get("RUNNING", [task("a", "COMPLETED", task_id="a1")])
+    assert oracle.get("RUNNING", [task("a", "IN_PROGRESS", task_id="a1")]) == ["task_effects"]
+
+
 def _retried(oracle: Oracle, before: list[dict[str, Any]]) -> None:
     oracle.run()
     oracle.get("FAILED", before)
@@ -351,10 +543,10 @@ def test_refusals_of_unknown_executions_are_not_judged(oracle: Oracle) -> None:
     assert oracle.retry(404, ERROR) == []
 
 
-def test_list_items_are_observations(oracle: Oracle) -> None:
+def test_list_items_never_drive_a_verdict(oracle: Oracle) -> None:
+    # A list may lag further than GET: an older status there is no move backwards.
     oracle.run()
     oracle.get("COMPLETED")
     body = {"items": [oracle.execution("RUNNING")]}
-    assert oracle.send("ListWorkflowExecutions", "workflows/executions/list", 200, body, {}) == [
-        "lifecycle_transition"
-    ]
+    assert oracle.send("ListWorkflowExecutions", "workflows/executions/list", 200, body, {}) == []
+    assert oracle.get("COMPLETED") == []

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -11,20 +12,26 @@ import httpx
 import pytest
 
 from wfcontracts import __version__
-from wfcontracts.target.auth import AuthError
+from wfcontracts.target.auth import AuthError, BearerAuth
 from wfcontracts.target.client import (
     CredentialsError,
     ProjectNotFoundError,
     RateLimitedTransport,
+    RetriesExhaustedError,
     TargetUnreachableError,
     TokenBucket,
+    TokenRevokedError,
     build_client,
     preflight,
+    retry_stats,
 )
 from wfcontracts.target.config import ClientCredentials, TargetConfig, resolve_target
+from wfcontracts.target.retry import RetryPolicy, retries_of
 
 TOKEN = "tok-RECOGNISABLE-7f3a9c1e5b"
 CLIENT_SECRET = "secret-RECOGNISABLE-2d8e6b4a"
+#: The default policy without the waiting, so retried tests stay instant.
+INSTANT = RetryPolicy(sleep=lambda seconds: None)
 
 
 @dataclass
@@ -33,6 +40,9 @@ class Answer:
     body: bytes = b'{"items": []}'
     content_type: str = "application/json"
     seen: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    #: Statuses answered first, one per request, before ``status``.
+    script: list[int] = field(default_factory=list)
+    tokens_issued: int = 0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -41,11 +51,26 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         answer = self.server.answer
         answer.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
-        self.send_response(answer.status)
+        status = answer.script.pop(0) if answer.script else answer.status
+        self.send_response(status)
         self.send_header("Content-Type", answer.content_type)
         self.send_header("Content-Length", str(len(answer.body)))
         self.end_headers()
         self.wfile.write(answer.body)
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path != "/token":
+            self.do_GET()
+            return
+        answer = self.server.answer
+        answer.tokens_issued += 1
+        body = json.dumps({"access_token": f"issued-{answer.tokens_issued}"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -62,6 +87,7 @@ class Local:
 
     def client(self, **kwargs: Any) -> httpx.Client:
         config = resolve_target(base_url=self.url, project="p", token=TOKEN, env={})
+        kwargs.setdefault("retry", INSTANT)
         return build_client(config, **kwargs)
 
 
@@ -115,6 +141,89 @@ def test_preflight_error_statuses(
     assert str(caught.value) == message
 
 
+def test_preflight_resends_through_a_transient_503(local: Local) -> None:
+    local.answer.script = [503, 503]
+    with local.client() as client:
+        preflight(client)
+        stats = retry_stats(client)
+    assert len(local.answer.seen) == 3
+    assert stats is not None and stats.by_reason == {"503": 2}
+
+
+def test_a_persistent_503_is_judged_by_the_preflight_after_the_retries(local: Local) -> None:
+    local.answer.status = 503
+    with local.client() as client, pytest.raises(TargetUnreachableError) as caught:
+        preflight(client)
+    assert str(caught.value) == "127.0.0.1 answered 503 to GET /workflows?limit=1; is it a CDF API?"
+    assert len(local.answer.seen) == 5  # the default policy: 5 attempts
+
+
+def test_a_persistent_5xx_on_a_write_is_returned_as_a_finding(local: Local) -> None:
+    local.answer.status = 503
+    with local.client() as client:
+        response = client.post("workflows", json={"items": [{"externalId": "x"}]})
+        stats = retry_stats(client)
+    assert (response.status_code, retries_of(response)) == (503, 4)
+    assert stats is not None and stats.exhausted == 1
+
+
+def test_a_fixed_token_rejected_after_the_preflight_ends_the_run(local: Local) -> None:
+    with local.client() as client:
+        local.answer.status = 401
+        assert client.get("workflows").status_code == 401  # no preflight yet: a plain answer
+        local.answer.status = 200
+        preflight(client)
+        local.answer.status = 401
+        # The bad-token checks send their own Authorization: their 401 is a finding.
+        own = client.get("workflows", headers={"Authorization": "Bearer wrong"}, auth=None)
+        assert own.status_code == 401
+        with pytest.raises(TokenRevokedError) as caught:
+            client.get("workflows")
+    assert str(caught.value) == "token expired or revoked (401 after a good preflight)"
+    assert isinstance(caught.value, CredentialsError)
+
+
+def test_a_401_to_the_preflight_itself_is_rejected_credentials(local: Local) -> None:
+    with local.client() as client:
+        preflight(client)
+        local.answer.status = 401
+        with pytest.raises(CredentialsError) as caught:
+            preflight(client)  # e.g. a second preflight: bad credentials, not a revoked token
+        assert not isinstance(caught.value, TokenRevokedError)
+        assert isinstance(client.auth, BearerAuth) and not client.auth.preflight_passed
+
+
+def test_client_credentials_refresh_once_on_a_401_and_carry_on(local: Local) -> None:
+    credentials = ClientCredentials("app", CLIENT_SECRET, f"{local.url}/token")
+    config = TargetConfig(
+        kind="live", base_url=local.url, project="p", client_credentials=credentials
+    )
+    with build_client(config, retry=INSTANT) as client:
+        preflight(client)
+        local.answer.script = [401]
+        response = client.get("workflows")
+        assert response.status_code == 200
+        local.answer.script = [401, 401]
+        assert client.get("workflows").status_code == 401  # the API's verdict, returned
+    assert local.answer.tokens_issued == 3
+    assert [h["authorization"] for _, h in local.answer.seen[1:3]] == [
+        "Bearer issued-1",
+        "Bearer issued-2",
+    ]
+
+
+def test_an_unreachable_target_mid_run_is_an_environment_error() -> None:
+    config = resolve_target(
+        base_url=f"http://127.0.0.1:{_closed_port()}", project="p", token=TOKEN, env={}
+    )
+    with build_client(config, retry=INSTANT) as client, pytest.raises(RetriesExhaustedError) as e:
+        client.post("workflows/executions/list", json={})
+    assert str(e.value).startswith(
+        "target unreachable after 4 retries: POST /api/v1/projects/p/workflows/executions/list: "
+        "ConnectError: "
+    )
+
+
 def test_preflight_rejects_a_server_that_is_not_a_cdf_api(local: Local) -> None:
     local.answer.body, local.answer.content_type = b"<html></html>", "text/html"
     with local.client() as client, pytest.raises(TargetUnreachableError) as caught:
@@ -129,10 +238,14 @@ def test_preflight_on_a_closed_port() -> None:
     config = resolve_target(
         base_url=f"http://127.0.0.1:{_closed_port()}", project="p", token=TOKEN, env={}
     )
-    with build_client(config) as client, pytest.raises(TargetUnreachableError) as caught:
+    with (
+        build_client(config, retry=INSTANT) as client,
+        pytest.raises(TargetUnreachableError) as caught,
+    ):
         preflight(client)
     message = str(caught.value)
     assert message.startswith("cannot reach 127.0.0.1: ")
+    assert message.endswith(" (after 4 retries)")
     assert TOKEN not in message and "\n" not in message
 
 
@@ -144,7 +257,7 @@ def test_preflight_timeout() -> None:
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
         config = resolve_target(base_url=url, project="p", token=TOKEN, env={})
         with (
-            build_client(config, timeout=0.2) as client,
+            build_client(config, timeout=0.2, retry=RetryPolicy(attempts=1)) as client,
             pytest.raises(TargetUnreachableError) as caught,
         ):
             preflight(client)
@@ -156,7 +269,7 @@ def test_preflight_lets_token_endpoint_errors_through(local: Local) -> None:
     config = TargetConfig(
         kind="live", base_url=local.url, project="p", client_credentials=credentials
     )
-    with build_client(config) as client, pytest.raises(AuthError) as caught:
+    with build_client(config, retry=INSTANT) as client, pytest.raises(AuthError) as caught:
         preflight(client)
     assert CLIENT_SECRET not in str(caught.value)
 

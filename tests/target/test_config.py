@@ -185,3 +185,117 @@ def test_credentials_in_the_base_url_are_refused() -> None:
     with pytest.raises(TargetConfigError, match="must not contain credentials") as caught:
         resolve_target(base_url=f"https://u:{CLIENT_SECRET}@cdf.example", project="p", env={})
     assert CLIENT_SECRET not in str(caught.value)
+
+
+# -- a base URL pasted as the API root ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://westeurope-1.cognitedata.com/api/v1/projects/ref",
+        "https://westeurope-1.cognitedata.com/api/v1/projects/ref/",
+        "https://westeurope-1.cognitedata.com/api/v1/projects/ref//",
+    ],
+)
+def test_the_project_is_taken_from_an_api_root_url(url: str) -> None:
+    config = resolve_target(base_url=url, token=TOKEN, env={})
+    assert config == resolve_target(
+        base_url="https://westeurope-1.cognitedata.com", project="ref", token=TOKEN, env={}
+    )
+    assert config.base_url == "https://westeurope-1.cognitedata.com"
+    assert config.api_root == "https://westeurope-1.cognitedata.com/api/v1/projects/ref"
+
+
+def test_a_loopback_api_root_behaves_exactly_like_base_url_and_project() -> None:
+    pasted = resolve_target(
+        base_url="http://127.0.0.1:8123/api/v1/projects/ref", token=TOKEN, env={}
+    )
+    split = resolve_target(base_url="http://127.0.0.1:8123", project="ref", token=TOKEN, env={})
+    assert pasted == split
+    with_flag = resolve_target(
+        base_url="http://127.0.0.1:8123/api/v1/projects/ref/", project="ref", token=TOKEN, env={}
+    )
+    assert with_flag == split
+
+
+def test_the_cluster_url_with_or_without_a_slash_is_unchanged() -> None:
+    for url in ("https://westeurope-1.cognitedata.com", "https://westeurope-1.cognitedata.com/"):
+        config = resolve_target(base_url=url, project="p", token=TOKEN, env={})
+        assert config.base_url == "https://westeurope-1.cognitedata.com"
+
+
+def test_a_proxy_prefix_before_the_api_root_is_kept() -> None:
+    config = resolve_target(
+        base_url="https://proxy.example/cdf/api/v1/projects/ref", token=TOKEN, env={}
+    )
+    assert (config.base_url, config.project) == ("https://proxy.example/cdf", "ref")
+
+
+def test_cdf_url_may_name_the_project_too() -> None:
+    env = {"CDF_URL": "https://c.cognitedata.com/api/v1/projects/ref", "CDF_TOKEN": TOKEN}
+    config = resolve_target(env=env)
+    assert (config.base_url, config.project) == ("https://c.cognitedata.com", "ref")
+    agreeing = resolve_target(env={**env, "CDF_PROJECT": "ref"})
+    assert agreeing == config
+
+
+def test_the_base_url_flag_wins_over_cdf_project() -> None:
+    config = resolve_target(
+        base_url="https://c.cognitedata.com/api/v1/projects/ref",
+        token=TOKEN,
+        env={"CDF_PROJECT": "other"},
+    )
+    assert config.project == "ref"
+
+
+def test_client_credential_scopes_use_the_stripped_url() -> None:
+    config = resolve_target(base_url="https://c.cognitedata.com/api/v1/projects/ref", env=IDP_ENV)
+    assert config.client_credentials is not None
+    assert config.client_credentials.scopes == ("https://c.cognitedata.com/.default",)
+
+
+def test_replay_takes_the_project_from_the_url_as_well() -> None:
+    config = resolve_target(
+        replay=True, base_url="https://c.cognitedata.com/api/v1/projects/ref", env={}
+    )
+    assert (config.kind, config.base_url, config.project) == (
+        "replay",
+        "https://c.cognitedata.com",
+        "ref",
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "env", "message"),
+    [
+        ({"base_url": "https://c.cognitedata.com/api/v1/projects/ref", "project": "prod"}, {},
+         "--base-url names project 'ref' but --project is 'prod': drop one of them or make "
+         "them agree"),
+        ({}, {"CDF_URL": "https://c.cognitedata.com/api/v1/projects/ref", "CDF_PROJECT": "prod"},
+         "CDF_URL names project 'ref' but CDF_PROJECT is 'prod': unset one of them or make "
+         "them agree"),
+        ({"project": "prod"}, {"CDF_URL": "https://c.cognitedata.com/api/v1/projects/ref"},
+         "CDF_URL names project 'ref' but --project is 'prod': drop one of them or make "
+         "them agree"),
+        ({"base_url": "https://c.cognitedata.com/api/v1/projects/"}, {},
+         "--base-url ends in /api/v1/projects without a project: add it, or pass --project"),
+        ({"base_url": "https://c.cognitedata.com/api/v1/projects/ref/workflows"}, {},
+         "--base-url must be https://<cluster>.cognitedata.com, optionally followed by "
+         "/api/v1/projects/<project> (got a URL with the path '/api/v1/projects/ref/workflows')"),
+        ({"base_url": "https://c.cognitedata.com/api/v1"}, {},
+         "--base-url must be https://<cluster>.cognitedata.com, optionally followed by "
+         "/api/v1/projects/<project> (got a URL with the path '/api/v1')"),
+        ({"base_url": "https://c.cognitedata.com/api/v1/projects/ref?x=1"}, {},
+         "--base-url must be https://<cluster>.cognitedata.com, optionally followed by "
+         "/api/v1/projects/<project>, without a query or fragment"),
+        ({"base_url": "https://c.cognitedata.com/api/v1/projects/a%20b"}, {},
+         "the project in --base-url 'a b' is not a valid CDF project name"),
+    ],
+)  # fmt: skip
+def test_api_root_urls_that_cannot_be_used_are_one_line_hints(
+    kwargs: dict[str, str], env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(TargetConfigError) as caught:
+        resolve_target(**kwargs, token=TOKEN, env=env)  # type: ignore[arg-type]
+    assert str(caught.value) == message

@@ -17,21 +17,28 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import vcr
-import yaml
 from vcr.errors import CannotOverwriteExistingCassetteException
 from vcr.persisters.filesystem import CassetteNotFoundError
 from vcr.request import Request as VcrRequest
 from vcr.serializers import compat
 
+from wfcontracts.cassettes.reading import (
+    META_KEY,
+    RERECORD_HINT,
+    CassetteError,
+    CassetteMeta,
+    CorruptCassetteError,
+    find_cassettes,
+    load_cassette,
+)
 from wfcontracts.cassettes.scrub import vcr_config
-from wfcontracts.errors import WfcontractsError
 from wfcontracts.redact import is_secret_key
 from wfcontracts.runtime import RunOptions, Runtime, build_runtime
 from wfcontracts.target.client import build_client
@@ -54,25 +61,8 @@ __all__ = [
 ]
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
-RERECORD_HINT = (
-    "re-record with `wfcontracts record --base-url URL` "
-    "or `pytest suites/lifecycle --record-mode=all --base-url URL`"
-)
 RECORDED_RUN_ID = "rec"
 _API_PATH = re.compile(r"^.*?/api/v1/projects/[^/]+")
-_META_KEY = "wfcontracts"
-
-
-class CassetteError(WfcontractsError):
-    """A cassette cannot serve this run."""
-
-
-class CorruptCassetteError(CassetteError):
-    """A cassette file that is not a readable vcrpy cassette (exit 2 from the CLI)."""
-
-    def __init__(self, path: Path | str, problem: str) -> None:
-        self.path = Path(path)
-        super().__init__(f"corrupt cassette {self.path}: {problem}; {RERECORD_HINT}")
 
 
 class StaleCassetteError(CassetteError):
@@ -91,101 +81,35 @@ class OfflineNetworkError(CassetteError):
     """A replay tried to reach the network."""
 
 
-@dataclass(frozen=True)
-class CassetteMeta:
-    """What a cassette says about its recording."""
-
-    contract_sha256: str
-    recorded_at: str | None = None
-    base_url: str | None = None
-    project: str | None = None
-
-    def as_yaml(self) -> dict[str, Any]:
-        data = {"contractSha256": self.contract_sha256, "recordedAt": self.recorded_at}
-        data |= {"baseUrl": self.base_url, "project": self.project}
-        return {key: value for key, value in data.items() if value is not None}
-
-
-# --- the file format -----------------------------------------------------------------------
+# --- the file format (parsed by wfcontracts.cassettes.reading) -----------------------------
 
 
 def read_cassette(path: Path, serializer: Any = None) -> tuple[CassetteMeta, list[Any], list[Any]]:
-    """Parse and validate a cassette: (meta, vcr requests, vcr responses).
+    """Parse and validate a cassette for replay: (meta, vcr requests, vcr responses).
 
     Raises :class:`CorruptCassetteError` naming the file and what is wrong with it.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise CorruptCassetteError(path, "not UTF-8 text") from None
-    try:
-        data = serializer.deserialize(text) if serializer else yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise CorruptCassetteError(path, f"not valid YAML{where}") from None
-    if not isinstance(data, dict):
-        raise CorruptCassetteError(path, "the top level is not a mapping")
-    meta = _meta(path, data.get(_META_KEY))
-    interactions = data.get("interactions")
-    if not isinstance(interactions, list):
-        raise CorruptCassetteError(path, "no `interactions` list")
+    cassette = load_cassette(path, serializer.deserialize if serializer else None)
+    if cassette.meta is None:
+        # Replay checks the stamp for staleness; a cassette without one cannot be trusted.
+        raise CorruptCassetteError(path, f"no `{META_KEY}.contractSha256` (not recorded by us)")
     requests, responses = [], []
-    for index, interaction in enumerate(interactions, start=1):
-        request, response = _interaction(path, index, interaction)
-        requests.append(request)
-        responses.append(response)
-    return meta, requests, responses
-
-
-def _meta(path: Path, raw: Any) -> CassetteMeta:
-    if not isinstance(raw, dict) or not isinstance(raw.get("contractSha256"), str):
-        raise CorruptCassetteError(path, f"no `{_META_KEY}.contractSha256` (not recorded by us)")
-    return CassetteMeta(
-        contract_sha256=raw["contractSha256"],
-        recorded_at=_optional_str(raw.get("recordedAt")),
-        base_url=_optional_str(raw.get("baseUrl")),
-        project=_optional_str(raw.get("project")),
-    )
-
-
-def _optional_str(value: Any) -> str | None:
-    return str(value) if value is not None else None
-
-
-def _interaction(path: Path, index: int, raw: Any) -> tuple[Any, Any]:
-    where = f"interaction {index}"
-    if not isinstance(raw, dict):
-        raise CorruptCassetteError(path, f"{where} is not a mapping")
-    request, response = raw.get("request"), raw.get("response")
-    if not isinstance(request, dict) or not {"method", "uri", "body", "headers"} <= set(request):
-        raise CorruptCassetteError(path, f"{where}: request needs method, uri, body and headers")
-    if not isinstance(response, dict) or not _valid_response(response):
-        raise CorruptCassetteError(
-            path, f"{where}: response needs status.code (int), headers and body.string"
-        )
-    try:
-        return VcrRequest._from_dict(request), compat.convert_to_bytes(response)
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise CorruptCassetteError(path, f"{where}: {type(exc).__name__}") from None
-
-
-def _valid_response(response: dict[str, Any]) -> bool:
-    status, body = response.get("status"), response.get("body")
-    return (
-        isinstance(status, dict)
-        and isinstance(status.get("code"), int)
-        and isinstance(response.get("headers"), dict)
-        and isinstance(body, dict)
-        and "string" in body
-    )
+    for interaction in cassette.interactions:
+        try:
+            requests.append(VcrRequest._from_dict(interaction.raw["request"]))
+            responses.append(compat.convert_to_bytes(interaction.raw["response"]))
+        except (TypeError, ValueError, AttributeError) as exc:
+            where = f"interactions[{interaction.index}]"
+            raise CorruptCassetteError(path, f"{where}: {type(exc).__name__}") from None
+    return cassette.meta, requests, responses
 
 
 class ContractPersister:
     """A vcrpy persister that stamps and validates the ``wfcontracts`` metadata key."""
 
-    def __init__(self, meta: CassetteMeta) -> None:
+    def __init__(self, meta: CassetteMeta, *, read_only: bool = False) -> None:
         self.meta = meta
+        self.read_only = read_only
         self.loaded: dict[Path, CassetteMeta] = {}
 
     def load_cassette(self, cassette_path: str | Path, serializer: Any) -> tuple[Any, Any]:
@@ -199,6 +123,8 @@ class ContractPersister:
     def save_cassette(
         self, cassette_path: str | Path, cassette_dict: dict[str, Any], serializer: Any
     ) -> None:
+        if self.read_only:
+            return  # replaying: the recording is the user's, never rewritten
         interactions = [
             {
                 "request": compat.convert_to_unicode(request._to_dict()),
@@ -209,7 +135,7 @@ class ContractPersister:
             )
         ]
         stamped = replace(self.meta, recorded_at=datetime.now(UTC).isoformat(timespec="seconds"))
-        data = {_META_KEY: stamped.as_yaml(), "version": 1, "interactions": interactions}
+        data = {META_KEY: stamped.as_yaml(), "version": 1, "interactions": interactions}
         path = Path(cassette_path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(serializer.serialize(data), encoding="utf-8")
@@ -319,7 +245,7 @@ class Recorder:
             raise CassetteError(f"unknown record mode {mode!r}; use one of {RECORD_MODES}")
         self.directory = directory
         self.mode = mode
-        self.persister = ContractPersister(meta)
+        self.persister = ContractPersister(meta, read_only=mode == "none")
         self.vcr = _build_vcr(mode, secrets, self.persister)
 
     def path(self, suite: str, name: str) -> Path:
@@ -394,7 +320,12 @@ def _build_vcr(mode: str, secrets: Iterable[str | None], persister: ContractPers
     config.pop("filter_headers")
     config["before_record_request"] = scrubber.request
     config["before_record_response"] = scrubber.response
-    recorder = vcr.VCR(record_mode=mode, match_on=MATCH_ON, drop_unused_requests=True, **config)
+    # Dropping unused interactions rewrites the file: right when re-recording, destructive in
+    # a replay (a failing replay would overwrite the recording with what it played).
+    recording = mode != "none"
+    recorder = vcr.VCR(
+        record_mode=mode, match_on=MATCH_ON, drop_unused_requests=recording, **config
+    )
     recorder.register_matcher("api_path", api_path)
     recorder.register_matcher("body_without_secrets", body_without_secrets)
     recorder.register_persister(persister)
@@ -408,7 +339,7 @@ def cassette_name(test_name: str) -> str:
 
 def recorded_target(directory: Path) -> CassetteMeta | None:
     """The base URL and project of some cassette under ``directory`` (what replay mimics)."""
-    for path in sorted(directory.rglob("*.yaml")):
+    for path in find_cassettes(directory):
         try:
             return read_cassette(path)[0]
         except CassetteError:
@@ -468,11 +399,12 @@ def _recording_runtime(options: RunOptions) -> Runtime:
 
 
 def suite_of(test_path: Path, root: Path) -> str:
-    """``suites/<suite>/…`` → ``<suite>``; any other test → its folder's name."""
+    """``suites/<suite>/…`` (``_suites/`` in an installed wheel) → ``<suite>``; any other test →
+    its folder's name."""
     try:
         parts = test_path.relative_to(root).parts
     except ValueError:
         parts = test_path.parts
-    if len(parts) > 2 and parts[0] == "suites":
+    if len(parts) > 2 and parts[0] in ("suites", "_suites"):
         return parts[1]
     return test_path.parent.name or "default"

@@ -11,6 +11,7 @@ import copy
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from wfcontracts.cassettes.reading import first_header
 from wfcontracts.redact import (
     MASK,
     SECRET_KEYS,
@@ -41,16 +42,9 @@ def before_record_response(response: dict[str, Any]) -> dict[str, Any]:
 
 
 def _scrub_request(request: Any, secrets: tuple[str, ...]) -> Any:
-    headers: dict[str, str] = dict(request.headers)
-    body = _request_body(request)
-    if isinstance(body, bytes) and _encoding(headers) in _COMPRESSED_ENCODINGS:
-        plain = decompress(body, _encoding(headers))
-        if plain is not None:
-            body = plain
-            headers = _without(headers, "content-encoding")
+    body, headers, _ = _decoded(_request_body(request), dict(request.headers))
     if body:
-        body = _mask_bytes(scrub_body(body, _first(headers, "content-type")), secrets)
-        headers = _with_length(headers, body) if _first(headers, "content-length") else headers
+        body, headers = _masked(body, headers, secrets)
     request.headers = _mask_headers(scrub_headers(headers), secrets)
     request.body = body
     request.uri = mask_known(scrub_url(request.uri), secrets)
@@ -61,16 +55,12 @@ def _scrub_response(response: dict[str, Any], secrets: tuple[str, ...]) -> dict[
     response = copy.deepcopy(response)
     headers: dict[str, Any] = dict(response.get("headers") or {})
     body_holder = response.get("body") or {}
-    body = body_holder.get("string")
-    if isinstance(body, bytes) and _encoding(headers) in _COMPRESSED_ENCODINGS:
-        plain = decompress(body, _encoding(headers))
-        if plain is not None:
-            body = plain
-            headers = _without(headers, "content-encoding")
-            headers = _with_length(headers, body)
+    body, headers, decoded = _decoded(body_holder.get("string"), headers)
+    if decoded:
+        # The body is stored decoded, so a replayed Content-Length must count the decoded bytes.
+        headers = _with_length(headers, body)
     if body:
-        body = _mask_bytes(scrub_body(body, _first(headers, "content-type")), secrets)
-        headers = _with_length(headers, body) if _first(headers, "content-length") else headers
+        body, headers = _masked(body, headers, secrets)
         body_holder["string"] = body
         response["body"] = body_holder
     response["headers"] = _mask_headers(scrub_headers(headers), secrets)
@@ -83,17 +73,24 @@ def _request_body(request: Any) -> bytes | str | None:
     return body if isinstance(body, bytes | str) else None
 
 
-def _first(headers: dict[str, Any], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            if isinstance(value, list):
-                return str(value[0]) if value else None
-            return str(value)
-    return None
+def _decoded(body: Any, headers: dict[str, Any]) -> tuple[Any, dict[str, Any], bool]:
+    """(body, headers, decoded): a gzip/deflate body decoded, as scrubbing needs its text."""
+    encoding = (first_header(headers, "content-encoding") or "").strip().lower()
+    if isinstance(body, bytes) and encoding in _COMPRESSED_ENCODINGS:
+        plain = decompress(body, encoding)
+        if plain is not None:
+            return plain, _without(headers, "content-encoding"), True
+    return body, headers, False
 
 
-def _encoding(headers: dict[str, Any]) -> str:
-    return (_first(headers, "content-encoding") or "").strip().lower()
+def _masked(
+    body: bytes | str, headers: dict[str, Any], secrets: tuple[str, ...]
+) -> tuple[bytes | str, dict[str, Any]]:
+    """The body with secrets masked; a Content-Length the headers carry stays true."""
+    body = _mask_bytes(scrub_body(body, first_header(headers, "content-type")), secrets)
+    if first_header(headers, "content-length"):
+        headers = _with_length(headers, body)
+    return body, headers
 
 
 def _without(headers: dict[str, Any], name: str) -> dict[str, Any]:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from wfcontracts.checks.exchange import Exchange
 from wfcontracts.checks.registry import CheckContext, RunEcho, check, get_check
 from wfcontracts.contract.operations import GET, LIST, RUN, UPDATE
+from wfcontracts.contract.rules import is_uuid4
 
-UUID4 = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
-)
 EXECUTION_STATUSES = ("RUNNING", "COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED")
 TERMINAL_STATUSES = ("COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED")
 TASK_STATUSES = (
@@ -22,6 +19,20 @@ TASK_STATUSES = (
 TIMESTAMP_KEYS = ("createdTime", "lastUpdatedTime", "startTime", "endTime")
 
 EXECUTION_OPERATIONS = {RUN, GET, "WorkflowExecutionCancellation", "WorkflowExecutionRetry"}
+#: ``CheckContext.extras`` key: the run's resource prefix (``wfcontracts-<run id>``), set by
+#: whoever builds the context. Without it every execution counts as the run's own.
+RUN_PREFIX = "run_prefix"
+
+
+def made_by_run(ctx: CheckContext, execution: dict[str, Any]) -> bool:
+    """Whether the run created this execution: its workflow carries the run prefix (or no
+    prefix is known). Others, in a shared project, only ever get shape checks: whoever owns
+    them may cancel or retry them at any time, and the run never saw what they were sent."""
+    prefix = ctx.extras.get(RUN_PREFIX)
+    if not isinstance(prefix, str) or not prefix:
+        return True
+    workflow = execution.get("workflowExternalId")
+    return isinstance(workflow, str) and workflow.startswith(prefix)
 
 
 def executions_in(ex: Exchange) -> Iterator[dict[str, Any]]:
@@ -58,7 +69,7 @@ def uuid4_ids(ctx: CheckContext, ex: Exchange) -> None:
         value = obj.get(key)
         if value is None and key == "engineExecutionId":
             continue  # presence is the schema check's job
-        if not isinstance(value, str) or len(value) != 36 or not UUID4.match(value):
+        if not is_uuid4(value):
             raise get_check("uuid4_ids").fail(
                 ex, f"{kind} {key} {value!r} ({_len(value)})", "a UUIDv4 of exactly 36 characters"
             )
@@ -115,6 +126,7 @@ def request_echo(ctx: CheckContext, ex: Exchange) -> None:
         execution_id = (ex.response_json or {}).get("id") if ex.response_is_json else None
         if isinstance(execution_id, str):
             ctx.remember_run(execution_id, RunEcho(sent.get("input"), sent.get("metadata")))
+    # Only executions this run started have an echo: other listed ones are not compared.
     for execution in executions_in(ex):
         echo = ctx.echo_for(execution.get("id"))
         if echo is not None:

@@ -156,8 +156,8 @@ def _operation_view(
         responses=responses,
         security=security,
         security_schemes=_schemes(doc, security),
-        links=_links(doc, responses),
-        headers=_headers(doc, responses),
+        links=_per_response(doc, responses, "links"),
+        headers=_per_response(doc, responses, "headers"),
     )
 
 
@@ -214,27 +214,18 @@ def _schemes(
     return {name: doc.resolve(declared.get(name))[0] for name in sorted(names)}
 
 
-def _links(
-    doc: _Document, responses: Mapping[str, Mapping[str, Any]]
+def _per_response(
+    doc: _Document, responses: Mapping[str, Mapping[str, Any]], kind: str
 ) -> dict[tuple[str, str], Mapping[str, Any]]:
-    links: dict[tuple[str, str], Mapping[str, Any]] = {}
+    """The ``links`` or ``headers`` of every response, resolved, keyed by (status, name)."""
+    parts: dict[tuple[str, str], Mapping[str, Any]] = {}
     for status, response in responses.items():
-        raw = response.get("links")
-        for name, link in raw.items() if isinstance(raw, Mapping) else []:
-            links[(status, str(name))] = doc.resolve(link)[0]
-    return links
-
-
-def _headers(
-    doc: _Document, responses: Mapping[str, Mapping[str, Any]]
-) -> dict[tuple[str, str], Mapping[str, Any]]:
-    headers: dict[tuple[str, str], Mapping[str, Any]] = {}
-    for status, response in responses.items():
-        raw = response.get("headers")
-        for name, header in raw.items() if isinstance(raw, Mapping) else []:
-            # HTTP header names are case-insensitive.
-            headers[(status, str(name).lower())] = doc.resolve(header)[0]
-    return headers
+        raw = response.get(kind)
+        for name, part in raw.items() if isinstance(raw, Mapping) else []:
+            # HTTP header names are case-insensitive; link names are not.
+            key = str(name).lower() if kind == "headers" else str(name)
+            parts[(status, key)] = doc.resolve(part)[0]
+    return parts
 
 
 # --- per-operation walking ----------------------------------------------------------------

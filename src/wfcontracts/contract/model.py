@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 import jsonschema_rs
 from jsonschema import Draft202012Validator
@@ -23,10 +23,16 @@ from wfcontracts.contract.loader import (
     sha256_of,
     validate_openapi,
 )
+from wfcontracts.contract.provenance import documented_view
+from wfcontracts.contract.rules import (
+    MAX_JSON_BYTES,
+    compact_json_size,
+    python_pattern,
+    query_value,
+)
 
 CONTRACT_URI = "urn:wfcontracts:contract"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
-MAX_JSON_BYTES = "x-max-json-bytes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +67,15 @@ class Parameter:
     schema: dict[str, Any]
 
 
-def compact_json_size(value: Any) -> int:
-    """Bytes of `value` as compact UTF-8 JSON: how `x-max-json-bytes` is measured."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return len(text.encode("utf-8"))
+__all__ = [
+    "ByteLimit",
+    "Contract",
+    "Operation",
+    "Parameter",
+    "Violation",
+    "compact_json_size",
+    "load_contract",
+]
 
 
 @dataclass(slots=True, repr=False)
@@ -131,8 +142,10 @@ class Contract:
         self.path = path
         self.document = document
         self.sha256 = sha256
+        # The Python validator reads patterns as Python does; it gets them spelled so that it
+        # accepts what ECMA-262 (JSON Schema's dialect, the compiled validator's) accepts.
         self._registry: Registry[Any] = Registry().with_resource(
-            CONTRACT_URI, DRAFT202012.create_resource(document)
+            CONTRACT_URI, DRAFT202012.create_resource(_python_patterns(document))
         )
         self._validators: dict[str, Draft202012Validator] = {}
         self._fast: dict[str, Any] = {}
@@ -178,11 +191,66 @@ class Contract:
         return [
             Violation(
                 pointer="/" + "/".join(str(p) for p in err.absolute_path),
-                message=_short(err.message),
+                message=_short(_as_written(err)),
                 keyword=str(err.validator),
             )
             for err in errors
         ]
+
+    def request_violations(
+        self,
+        operation_id: str,
+        path_params: dict[str, str],
+        raw_query: str,
+        body: Any,
+        *,
+        has_body: bool,
+    ) -> list[Violation]:
+        """Every way a request (path values unquoted, query as sent, parsed body) breaks this
+        contract's operation: parameters (query values typed by their schema), body schema and
+        the body's `x-max-json-bytes` limits."""
+        operation = self.operation(operation_id)
+        query = parse_qsl(raw_query, keep_blank_values=True)
+        sent = dict(query)
+        found: list[Violation] = []
+        for param in operation.parameters:
+            if param.location == "path":
+                value: Any = path_params.get(param.name, "")
+            elif param.location == "query" and param.name in sent:
+                value = query_value(sent[param.name], self.resolve(param.schema))
+            else:
+                if param.required and param.location == "query":
+                    found.append(Violation(f"query parameter {param.name}", "missing", "required"))
+                continue
+            where = f"{param.location} parameter {param.name}"
+            found += [
+                Violation(where + v.pointer.rstrip("/"), v.message, v.keyword)
+                for v in self.validate(param.schema, value)
+            ]
+        if not has_body:
+            if operation.request_required:
+                found.append(Violation("/", "a request body is required", "required"))
+        elif operation.request_schema is not None:
+            found += self.validate(operation.request_schema, body)
+            for limit in operation.byte_limits:
+                value = _member(body, limit.path)
+                size = compact_json_size(value) if value is not None else 0
+                if size > limit.limit:
+                    message = f"{size} bytes as compact JSON; at most {limit.limit}"
+                    found.append(Violation(limit.pointer, message, MAX_JSON_BYTES))
+        return found
+
+    def response_violations(self, operation_id: str, status: int, body: Any) -> list[Violation]:
+        """Every way a response body breaks what the docs state (the documented view): a
+        server echoes what it accepted, so a request-side rule they do not state is none here."""
+        view = self.documented
+        schema = view.operation(operation_id).response_schema(status)
+        return [] if schema is None else view.validate(schema, body)
+
+    @cached_property
+    def documented(self) -> Contract:
+        """This contract without its inferred constraints (`wfcontracts.contract.provenance`)."""
+        return Contract(self.path, documented_view(self.document), self.sha256)
 
     def schema_ref(self, name: str) -> dict[str, Any]:
         """A `$ref` to `#/components/schemas/<name>`, usable with :meth:`validate`."""
@@ -221,7 +289,7 @@ class Contract:
         key = json.dumps(schema, sort_keys=True)
         validator = self._validators.get(key)
         if validator is None:
-            rooted = _reroot_refs(schema)
+            rooted = _reroot_refs(_python_patterns(schema))
             validator = Draft202012Validator(rooted, registry=self._registry)
             self._validators[key] = validator
         return validator
@@ -336,6 +404,46 @@ def _match_segments(template: list[str], segments: list[str]) -> dict[str, str] 
         elif expected != actual:
             return None
     return params
+
+
+#: Python spelling → the contract's, so messages quote the pattern as the contract writes it.
+_WRITTEN_PATTERNS: dict[str, str] = {}
+
+
+def _python_patterns(node: Any) -> Any:
+    """`node` with every `pattern` spelled for Python's `re` (see `rules.python_pattern`)."""
+    if isinstance(node, dict):
+        return {
+            key: (
+                _python_pattern(value)
+                if key == "pattern" and isinstance(value, str)
+                else _python_patterns(value)
+            )
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_python_patterns(item) for item in node]
+    return node
+
+
+def _member(body: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(body, dict):
+            return None
+        body = body.get(key)
+    return body
+
+
+def _python_pattern(pattern: str) -> str:
+    translated = python_pattern(pattern)
+    _WRITTEN_PATTERNS[translated] = pattern
+    return translated
+
+
+def _as_written(error: Any) -> str:
+    if error.validator == "pattern" and error.validator_value in _WRITTEN_PATTERNS:
+        return f"{error.instance!r} does not match {_WRITTEN_PATTERNS[error.validator_value]!r}"
+    return str(error.message)
 
 
 def _reroot_refs(node: Any) -> Any:

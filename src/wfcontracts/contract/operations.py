@@ -1,12 +1,41 @@
-"""Operation ids of the contract that the harness refers to by name."""
+"""Operation ids of the contract, named once: the harness refers to operations only by these."""
 
 from __future__ import annotations
 
+# Workflows
+LIST_WORKFLOWS = "FetchAllWorkflows"
+UPSERT_WORKFLOW = "CreateOrUpdateWorkflow"
+DELETE_WORKFLOWS = "DeleteWorkflows"
+GET_WORKFLOW = "fetchWorkflowDetails"
+# Versions
+UPSERT_VERSION = "CreateOrUpdateWorkflowVersion"
+LIST_VERSIONS = "ListWorkflowVersions"
+DELETE_VERSIONS = "DeleteSpecificVersionsOfWorkflow"
+GET_VERSION = "GetSpecificVersion"
+# Executions
 RUN = "TriggerRunOfSpecificVersionOfWorkflow"
-GET = "ExecutionOfSpecificRunOfWorkflow"
 LIST = "ListWorkflowExecutions"
+GET = "ExecutionOfSpecificRunOfWorkflow"
 CANCEL = "WorkflowExecutionCancellation"
 RETRY = "WorkflowExecutionRetry"
 UPDATE = "UpdateTaskStatus"
+# Sessions
 SESSIONS = "createSessions"
-UPSERT_VERSION = "CreateOrUpdateWorkflowVersion"
+
+ALL = (
+    LIST_WORKFLOWS,
+    UPSERT_WORKFLOW,
+    DELETE_WORKFLOWS,
+    GET_WORKFLOW,
+    UPSERT_VERSION,
+    LIST_VERSIONS,
+    DELETE_VERSIONS,
+    GET_VERSION,
+    RUN,
+    LIST,
+    GET,
+    CANCEL,
+    RETRY,
+    UPDATE,
+    SESSIONS,
+)

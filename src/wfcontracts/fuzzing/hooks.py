@@ -32,7 +32,9 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import TestPhase
 
 from wfcontracts.checks import CheckContext
+from wfcontracts.contract import operations as ops
 from wfcontracts.fuzzing.checks import vouch_for_body
+from wfcontracts.fuzzing.live_guard import LiveWriteGuard
 from wfcontracts.fuzzing.seed import SeedData
 from wfcontracts.scenarios.boundaries import boundary_cases
 
@@ -42,11 +44,8 @@ if TYPE_CHECKING:
 
     from wfcontracts.contract import Contract
 
-RUN = "TriggerRunOfSpecificVersionOfWorkflow"
-CANCEL = "WorkflowExecutionCancellation"
-RETRY = "WorkflowExecutionRetry"
-UPDATE = "UpdateTaskStatus"
-VERSION_OPERATIONS = {RUN, "GetSpecificVersion", "fetchWorkflowDetails"}
+RUN, CANCEL, RETRY, UPDATE = ops.RUN, ops.CANCEL, ops.RETRY, ops.UPDATE
+VERSION_OPERATIONS = {RUN, ops.GET_VERSION, ops.GET_WORKFLOW}
 #: Operations whose positive cases carry single-constraint probes.
 PROBED_OPERATIONS = (RUN, CANCEL, UPDATE)
 #: Operations whose body must carry a session nonce (dropping it is a probe too).
@@ -121,12 +120,17 @@ class CaseRewriter:
         self._context: CheckContext | None = None
         self._probes: dict[str, list[SingleProbe]] = {}
         self._turns: Counter[str] = Counter()
+        self._guard: LiveWriteGuard | None = None
 
-    def bind(self, data: SeedData, context: CheckContext) -> None:
-        """Draw from `data`; vouch for probes in `context` (the run's check context)."""
+    def bind(
+        self, data: SeedData, context: CheckContext, *, live_prefix: str | None = None
+    ) -> None:
+        """Draw from `data`; vouch for probes in `context` (the run's check context). With
+        `live_prefix` (a live target), every write is guarded onto the run's own resources."""
         self._data, self._context = data, context
         self._probes = single_probes(context.contract)
         self._turns.clear()
+        self._guard = LiveWriteGuard(live_prefix, data) if live_prefix else None
 
     @property
     def contract(self) -> Contract:
@@ -154,6 +158,10 @@ class CaseRewriter:
             self._seed_path(case, operation_id, draw)
         if _fully_positive(case) and isinstance(case.body, dict) and not _stateful(case):
             self._single_probe(case, operation_id)
+        if self._guard is not None and _writes(self.contract, operation_id):
+            self._guard.apply(
+                case, operation_id, negative_path=_negative_at(case, ParameterLocation.PATH)
+            )
         return case
 
     def _seed_path(self, case: Case[Any], operation_id: str, draw: int) -> None:
@@ -234,6 +242,11 @@ def _drop(body: dict[str, Any], path: tuple[str | int, ...]) -> None:
         node = node.get(key) if isinstance(node, dict) else None
     if isinstance(node, dict):
         node.pop(path[-1], None)
+
+
+def _writes(contract: Contract, operation_id: str) -> bool:
+    """Operations that change the project: WRITE in the contract's `x-acl`, and sessions."""
+    return contract.operations[operation_id].writes or operation_id == ops.SESSIONS
 
 
 def _pick(values: list[str], draw: int) -> str:

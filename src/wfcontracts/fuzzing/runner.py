@@ -1,16 +1,17 @@
-"""One fuzz run: the schema bound to a target, seeded, hooked, judged; failures reproducible.
+"""One fuzz run: the schema bound to the run's target, seeded, hooked, judged; failures
+reproducible.
 
-Suites take the session's run from :func:`prepared` (built on first use, not at collection),
-attach it to the runtime, then call :meth:`Fuzz.fuzz_operation` per operation (stateless) or
-:meth:`Fuzz.state_machine` (stateful). A failure carries the seed, a curl line
-with secrets masked, and the failing request sequence saved as a VCR cassette under
-`reports/fuzz/`.
+The fuzz suite builds one :class:`Fuzz` from the session's runtime (:meth:`Fuzz.for_runtime`:
+its target, auth, rate limit, seed and budget), then calls :meth:`Fuzz.fuzz_operation` per
+operation (stateless) or :meth:`Fuzz.state_machine` (stateful). A failure carries the seed, a
+curl line with secrets masked, and the failing request sequence saved as a VCR cassette under
+`<report dir>/fuzz/`.
 """
 
 from __future__ import annotations
 
 import re
-import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,25 +27,14 @@ from vcr.serializers import yamlserializer
 
 from wfcontracts.fuzzing import checks as fuzz_checks
 from wfcontracts.fuzzing import hooks
-from wfcontracts.fuzzing.schema import (
-    FuzzOptions,
-    FuzzTarget,
-    live_target,
-    load_schema,
-    mock_target,
-    register_client_credentials,
-    target_for,
-)
+from wfcontracts.fuzzing.schema import FuzzOptions, FuzzTarget, load_schema, target_for
 from wfcontracts.fuzzing.seed import SeedData, seed
 from wfcontracts.redact import curl_command, mask_known, scrub_body, scrub_headers, scrub_url
-from wfcontracts.runtime import RunOptions, resolve_config
 
 if TYPE_CHECKING:
     from schemathesis import BaseSchema, Case, Response
 
     from wfcontracts.runtime import Runtime
-
-REPORT_DIR = Path("reports") / "fuzz"
 
 
 @dataclass
@@ -58,43 +48,73 @@ class Fuzz:
     target: FuzzTarget
     schema: BaseSchema
     rewriter: hooks.CaseRewriter
-    report_dir: Path = REPORT_DIR
+    report_dir: Path = Path("reports") / "fuzz"
     run: fuzz_checks.FuzzRun | None = None
     seed_data: SeedData | None = None
     cases: int = 0
+    #: Generated cases not sent because the time budget was spent (reported, not hidden).
+    unsent: int = 0
     cassettes: list[Path] = field(default_factory=list)
     stateful_failures: list[FailureGroup] = field(default_factory=list)
     _feedback: FeedbackSources | None = field(default=None, repr=False)
 
-    def attach(self, runtime: Runtime) -> None:
-        """Point the schema at the runtime's target, seed it and bind the run's checks."""
-        live = target_for(runtime, self.options)
-        read_only = runtime.read_only_token
-        self.target.headers = live.headers
-        self.target.secrets = (*live.secrets, *([read_only] if read_only else []))
-        self.target.deadline = live.deadline
-        if self.target.app is not None:
-            self.target.app.service = runtime.mock
-        if live.credentials is not None:
-            register_client_credentials(self.schema, live.credentials)
-        self.seed_data = seed(runtime)
-        self.run = fuzz_checks.bind(runtime.context, read_only_token=read_only)
-        self.rewriter.bind(self.seed_data, runtime.context)
+    @classmethod
+    def for_runtime(cls, runtime: Runtime, **overrides: Any) -> Fuzz:
+        """A fuzz run aimed at the runtime's target, seeded there, our checks bound.
 
-    def detach(self) -> None:
-        fuzz_checks.unbind()
+        The seed data (a probe version, executions in every status) is created on the target.
+        """
+        options = fuzz_options_from(runtime, **overrides)
+        target = target_for(runtime, options)
+        schema = load_schema(target, options, runtime.options.contract_path)
+        rewriter = hooks.install(schema)
+        read_only = runtime.read_only_token
+        target.secrets = (*target.secrets, *([read_only] if read_only else []))
+        fuzz = cls(options, target, schema, rewriter, runtime.options.report_dir / "fuzz")
+        fuzz.seed_data = seed(runtime)
+        fuzz.run = fuzz_checks.bind(schema, runtime.context, read_only_token=read_only)
+        live_prefix = runtime.run_prefix if runtime.is_live else None
+        rewriter.bind(fuzz.seed_data, runtime.context, live_prefix=live_prefix)
+        return fuzz
+
+    def stats(self) -> dict[str, Any]:
+        """What the run sent, for summary.json: a spent time budget is said, not hidden."""
+        return {
+            "seed": self.seed,
+            "cases": self.cases,
+            "unsent": self.unsent,
+            "timeBudgetSeconds": self.options.time_budget_s,
+            "cassettes": [str(path) for path in self.cassettes],
+            # Constraints the docs do not state, broken: minor entries of the summary.
+            "advisories": [
+                {
+                    "check": advisory.check,
+                    "operation": advisory.operation,
+                    "message": advisory.message,
+                    "reproduction": advisory.reproduction,
+                }
+                for advisory in (self.run.advisories if self.run else [])
+            ],
+        }
+
+    def close(self) -> None:
+        fuzz_checks.unbind(self.schema)
         self.target.close()
-        if self.target.app is not None:
-            self.target.app.service = None
 
     @property
     def seed(self) -> int:
         return int(self.options.seed or 0)
 
+    def start_budget(self, share: int) -> None:
+        """Give the next test `1/share` of the run's time budget (none: unbounded)."""
+        if self.options.time_budget_s:
+            self.target.deadline = time.monotonic() + self.options.time_budget_s / share
+
     def check_case(self, case: Case[Any], test_name: str) -> None:
         """Send one generated case and judge it with every check (stateless)."""
         if self.target.out_of_time:
-            return  # the time budget is spent: remaining examples pass without a request
+            self.unsent += 1
+            raise BudgetSpent  # stops generating too: the rest would be built and thrown away
         self.cases += 1
         call_kwargs = self.target.call_kwargs()
         response = case.call(**call_kwargs)
@@ -126,7 +146,10 @@ class Fuzz:
             feedback=self.feedback(),
         )
         with ignore_hypothesis_output():
-            built()
+            try:
+                built()
+            except BudgetSpent:
+                pass  # reported with the case counts (terminal summary, summary.json)
 
     def feedback(self) -> FeedbackSources:
         """schemathesis' feedback sources (its constants pool), built once per run."""
@@ -193,53 +216,16 @@ class Fuzz:
             raise first
 
 
-_PREPARED: list[Fuzz] = []
+class BudgetSpent(Exception):
+    """The fuzz suite's time budget is spent: the state machine stops sending."""
 
 
-def configure(options: RunOptions) -> None:
-    """Remember the run's options; the schema is built from them when a fuzz test first runs."""
-    _CONFIGURED[:] = [options]
-    _PREPARED.clear()
-
-
-def prepared() -> Fuzz:
-    """The session's fuzz run, built once per process from the configured options."""
-    if not _PREPARED:
-        options = _CONFIGURED[0] if _CONFIGURED else RunOptions()
-        _PREPARED.append(prepare(options))
-    return _PREPARED[0]
-
-
-_CONFIGURED: list[RunOptions] = []
-
-
-def built() -> Fuzz | None:
-    """The session's fuzz run if a test has built it (None at collection, or with no fuzz test)."""
-    return _PREPARED[0] if _PREPARED else None
-
-
-def prepare(options: RunOptions, report_dir: Path = REPORT_DIR, **overrides: Any) -> Fuzz:
-    """A fuzz run for the target `options` describe (no network: safe at collection)."""
-    fuzz_options = fuzz_options_from(options, **overrides)
-    config = resolve_config(options)
-    if config.kind == "live" and config.base_url:
-        target = live_target(config.base_url, config.project, max_rps=fuzz_options.max_rps)
-    else:
-        target = mock_target(None, "", config.project)
-    schema = load_schema(target, fuzz_options, options.contract_path)
-    rewriter = hooks.install(schema)
-    return Fuzz(fuzz_options, target, schema, rewriter, report_dir)
-
-
-def fuzz_options_from(options: RunOptions, **overrides: Any) -> FuzzOptions:
-    """Fuzz options from the run's flags (`--max-examples`, `--seed`, `--max-rps`).
-
-    Without `--seed` a random one is drawn and reported with every failure.
-    """
+def fuzz_options_from(runtime: Runtime, **overrides: Any) -> FuzzOptions:
+    """Fuzz options from the run: `--max-examples` and the run's seed (always chosen)."""
     values: dict[str, Any] = {
-        "max_examples": options.max_examples,
-        "seed": options.seed if options.seed is not None else secrets.randbelow(2**31),
-        "max_rps": options.max_requests_per_second,
+        "max_examples": runtime.options.max_examples,
+        "seed": runtime.seed,
+        "time_budget_s": runtime.fuzz_seconds,
     }
     values.update(overrides)
     return FuzzOptions(**values)
@@ -267,6 +253,12 @@ def _bind_machine(fuzz: Fuzz) -> type[APIStateMachine]:
 
         def get_call_kwargs(self, case: Case[Any]) -> dict[str, Any]:
             return fuzz.target.call_kwargs()
+
+        def before_call(self, case: Case[Any]) -> None:
+            super().before_call(case)
+            if fuzz.target.out_of_time:
+                fuzz.unsent += 1
+                raise BudgetSpent
 
         def after_call(self, response: Response, case: Case[Any]) -> None:
             super().after_call(response, case)

@@ -9,24 +9,24 @@ per-case path. Live targets get a plain `requests` session, a bounded request ra
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
 import schemathesis
+from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from wfcontracts.contract.loader import default_contract_path
-from wfcontracts.mock.http import MockRequest
 
 if TYPE_CHECKING:
     from schemathesis import BaseSchema, Case
 
-    from wfcontracts.mock.service import MockService
     from wfcontracts.runtime import Runtime
     from wfcontracts.target.auth import ClientCredentialsAuth
+    from wfcontracts.target.client import TokenBucket
 
 API_ROOT = "{base}/api/v1/projects/{project}"
 MOCK_ORIGIN = "http://wfcontracts.mock"
@@ -44,7 +44,6 @@ class FuzzOptions:
     max_examples: int = 25
     seed: int | None = None
     time_budget_s: float | None = None
-    max_rps: float | None = None
     phases: tuple[str, ...] = ("examples", "coverage", "fuzzing", "stateful")
     stateful_steps: int = 12
 
@@ -55,12 +54,13 @@ class FuzzTarget:
 
     api_root: str
     headers: dict[str, str] = field(default_factory=dict)
-    app: MockApp | None = None
+    app: Any = None
     credentials: ClientCredentialsAuth | None = None
-    max_rps: float | None = None
     secrets: tuple[str, ...] = ()
     deadline: float | None = None
     session: requests.Session | None = None
+    #: Sessions for requests sent outside `session` (schemathesis' probes); None: in-process.
+    new_session: Callable[[], requests.Session] | None = None
 
     @property
     def out_of_time(self) -> bool:
@@ -82,52 +82,25 @@ class FuzzTarget:
             self.session = None
 
 
-class MockApp:
-    """A WSGI app answering from a mock in-process (sync: no event loop, no socket).
+class RateLimitedAdapter(HTTPAdapter):
+    """Every request the fuzzer sends over HTTP first takes a token from the run's bucket: the
+    same bucket as the suites' httpx client, so `--max-rps` bounds the whole run."""
 
-    schemathesis sends every request of a schema with an `app` — its checks' probes included —
-    through it. `service` may be bound after the schema is loaded (at pytest collection).
-    """
+    def __init__(self, bucket: TokenBucket, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bucket = bucket
 
-    def __init__(self, service: MockService | None = None) -> None:
-        self.service = service
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        if self.service is None:
-            raise RuntimeError("no mock bound to the fuzz schema yet")
-        raw_uri = environ.get("RAW_URI") or environ.get("PATH_INFO", "/")
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        headers = {
-            key[5:].replace("_", "-").lower(): value
-            for key, value in environ.items()
-            if key.startswith("HTTP_")
-        }
-        if environ.get("CONTENT_TYPE"):
-            headers["content-type"] = environ["CONTENT_TYPE"]
-        answer = self.service.handle(
-            MockRequest(
-                method=environ["REQUEST_METHOD"],
-                raw_path=raw_uri.partition("?")[0],
-                query=environ.get("QUERY_STRING", ""),
-                headers=headers,
-                body=environ["wsgi.input"].read(length) if length else b"",
-            )
-        )
-        reason = HTTPStatus(answer.status).phrase if answer.status in _KNOWN else ""
-        start_response(f"{answer.status} {reason}", list(answer.headers.items()))
-        return [answer.body]
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        self.bucket.acquire()
+        return super().send(request, *args, **kwargs)
 
 
-_KNOWN = {status.value for status in HTTPStatus}
-
-
-def mock_target(
-    service: MockService | None, token: str, project: str = "wfcontracts"
-) -> FuzzTarget:
-    """A target answering in-process from `service` (the embedded mock)."""
+def mock_target(app: Any, token: str, project: str) -> FuzzTarget:
+    """A target answering in-process from `app` (the embedded mock's WSGI app)."""
     api_root = API_ROOT.format(base=MOCK_ORIGIN, project=project)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return FuzzTarget(api_root, headers, app=MockApp(service), secrets=(token,) if token else ())
+    secrets = (token,) if token else ()
+    return FuzzTarget(api_root, headers, app=app, secrets=secrets)
 
 
 def live_target(
@@ -136,24 +109,31 @@ def live_target(
     *,
     token: str | None = None,
     credentials: ClientCredentialsAuth | None = None,
-    max_rps: float | None = None,
+    new_session: Callable[[], requests.Session] = requests.Session,
     secrets: tuple[str, ...] = (),
 ) -> FuzzTarget:
-    """A target over HTTP; `max_rps` bounds the request rate."""
+    """A target over HTTP: one kept-alive session from `new_session` (the run's rate limit,
+    retries and ledger), and the same for the requests schemathesis' checks send themselves."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     api_root = API_ROOT.format(base=base_url.rstrip("/"), project=project)
     known = (*secrets, *([token] if token else []))
-    return FuzzTarget(api_root, headers, credentials=credentials, secrets=known, max_rps=max_rps)
+    return FuzzTarget(
+        api_root,
+        headers,
+        credentials=credentials,
+        secrets=known,
+        session=new_session(),
+        new_session=new_session,
+    )
 
 
 def target_for(runtime: Runtime, options: FuzzOptions) -> FuzzTarget:
-    """The fuzz target of a verify run: its embedded mock, or its live URL with its auth."""
+    """The fuzz target of a run: its embedded mock, or its live URL with its auth and rate."""
     from wfcontracts.target.auth import ClientCredentialsAuth
 
     config = runtime.config
-    project = config.project or "wfcontracts"
     if runtime.mock is not None:
-        target = mock_target(runtime.mock, config.token or "", project)
+        target = mock_target(runtime.wsgi_app(), config.token or "", config.project)
     else:
         if not config.base_url:
             raise ValueError("fuzzing needs the embedded mock or a live --base-url")
@@ -162,15 +142,70 @@ def target_for(runtime: Runtime, options: FuzzOptions) -> FuzzTarget:
             credentials = ClientCredentialsAuth(config.client_credentials)
         target = live_target(
             config.base_url,
-            project,
+            config.project,
             token=config.token,
             credentials=credentials,
-            max_rps=options.max_rps or runtime.options.max_requests_per_second,
+            new_session=lambda: run_session(runtime),
             secrets=runtime.secrets,
         )
     if options.time_budget_s:
         target.deadline = time.monotonic() + options.time_budget_s
     return target
+
+
+def run_session(runtime: Runtime) -> requests.Session:
+    """A `requests` session that behaves like the run's httpx client: the one rate limit, the
+    same retry policy (counted together), and every answer told to the run's ledger so cleanup
+    finds what the fuzzer created."""
+    from wfcontracts.target.client import retry_policy, retry_stats
+    from wfcontracts.target.retry import mount_retries
+
+    session = requests.Session()
+    if runtime.rate_limiter is not None:
+        adapter = RateLimitedAdapter(runtime.rate_limiter)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+    policy = retry_policy(runtime.client)
+    if policy is not None:
+        mount_retries(session, policy, retry_stats(runtime.client))
+    ledger = runtime.ledger
+
+    def record(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        request = response.request
+        ledger.record_exchange(
+            str(request.method), str(request.url), response.status_code, response.content
+        )
+
+    session.hooks["response"].append(record)
+    return session
+
+
+class _SessionForProbes:
+    """schemathesis' requests transport, except that requests sent without a session — the
+    auth checks' probes strip it — get a fresh one of ours: rate-limited, retried, recorded."""
+
+    def __init__(self, inner: Any, new_session: Callable[[], requests.Session]) -> None:
+        self._inner = inner
+        self._new_session = new_session
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def send(self, case: Any, *, session: requests.Session | None = None, **kwargs: Any) -> Any:
+        if session is not None:
+            return self._inner.send(case, session=session, **kwargs)
+        fresh = self._new_session()
+        try:
+            return self._inner.send(case, session=fresh, **kwargs)
+        finally:
+            fresh.close()
+
+
+def _route_probes(schema: BaseSchema, new_session: Callable[[], requests.Session]) -> None:
+    """Make `schema` send every request through sessions from `new_session`."""
+    transport = _SessionForProbes(schema.transport, new_session)
+    cls = type(schema)
+    schema.__class__ = type(cls.__name__, (cls,), {"transport": property(lambda _: transport)})
 
 
 def schema_config(target: FuzzTarget, options: FuzzOptions) -> dict[str, Any]:
@@ -187,8 +222,6 @@ def schema_config(target: FuzzTarget, options: FuzzOptions) -> dict[str, Any]:
         "checks": _checks(),
     }
     config["phases"]["stateful"]["max-steps"] = options.stateful_steps
-    if target.max_rps:
-        config["rate-limit"] = f"{max(1, int(target.max_rps))}/s"
     if options.seed is not None:
         config["seed"] = options.seed
         generation["deterministic"] = True
@@ -231,6 +264,8 @@ def load_schema(
         schema.app = target.app
     if target.credentials is not None:
         register_client_credentials(schema, target.credentials)
+    if target.new_session is not None:
+        _route_probes(schema, target.new_session)
     return schema
 
 

@@ -58,7 +58,11 @@ class SeedData:
 
 
 def seed(runtime: Runtime, scenario: str = "fuzz") -> SeedData:
-    """Create the probe version and one execution per status (several RUNNING)."""
+    """Create the probe version and one execution per status (several RUNNING).
+
+    Every run starts first and is then waited on, so on a paced target the pickups and task
+    delays overlap instead of adding up.
+    """
     # Seeding is judged by every check too: a target that breaks the contract while being
     # seeded (say, ids the contract's own paths reject) fails here at once, with the check's
     # message, instead of timing out while polling; the lifecycle oracle also learns the seeds.
@@ -66,28 +70,19 @@ def seed(runtime: Runtime, scenario: str = "fuzz") -> SeedData:
     tasks = [wait_task(WAIT, probe.async_function), succeed_task(DONE, **depends(WAIT))]
     xid, version = probe.upsert(scenario, tasks)
     data = SeedData(xid, version, probe=probe)
-    for _ in range(RUNNING_EXECUTIONS):
-        execution_id, task_id = _started(probe, xid, version)
-        data.add_execution("RUNNING", execution_id)
+    plan = ["RUNNING"] * RUNNING_EXECUTIONS + ["COMPLETED", "FAILED", "TERMINATED"]
+    started = [str(probe.run(xid, version, input={"seed": True})["id"]) for _ in plan]
+    waiting = [str(probe.wait_for_task(execution_id, WAIT)["id"]) for execution_id in started]
+    for goal, execution_id, task_id in zip(plan, started, waiting, strict=True):
         data.waiting_task_ids.append(task_id)
-    _finish(probe, data, "COMPLETED", "COMPLETED")
-    _finish(probe, data, "FAILED", "FAILED_WITH_TERMINAL_ERROR")
-    execution_id, task_id = _started(probe, xid, version)
-    probe.cancel(execution_id, reason="wfcontracts fuzz seed")
-    data.add_execution("TERMINATED", execution_id)
-    data.waiting_task_ids.append(task_id)
+        if goal == "COMPLETED":
+            probe.update_task(task_id, "COMPLETED")
+        elif goal == "FAILED":
+            probe.update_task(task_id, "FAILED_WITH_TERMINAL_ERROR")
+        elif goal == "TERMINATED":
+            probe.cancel(execution_id, reason="wfcontracts fuzz seed")
+    for goal, execution_id in zip(plan, started, strict=True):
+        if goal in ("COMPLETED", "FAILED"):
+            goal = str(probe.wait_terminal(execution_id).get("status", goal))
+        data.add_execution(goal, execution_id)
     return data
-
-
-def _started(probe: Probe, xid: str, version: str) -> tuple[str, str]:
-    execution_id = str(probe.run(xid, version, input={"seed": True})["id"])
-    task = probe.wait_for_task(execution_id, WAIT)
-    return execution_id, str(task["id"])
-
-
-def _finish(probe: Probe, data: SeedData, status: str, task_status: str) -> None:
-    execution_id, task_id = _started(probe, data.workflow_external_id, data.version)
-    probe.update_task(task_id, task_status)
-    detail = probe.wait_terminal(execution_id)
-    data.add_execution(str(detail.get("status", status)), execution_id)
-    data.waiting_task_ids.append(task_id)

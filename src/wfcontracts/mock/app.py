@@ -7,11 +7,14 @@ mock must be fast enough to be the default target (bench: ≥ 2.5× Prism).
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import struct
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 
-from wfcontracts.mock.http import MAX_BODY_BYTES, MockRequest
+from wfcontracts.mock.http import MAX_BODY_BYTES, ConnectionDropped, MockRequest
 
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
@@ -35,8 +38,15 @@ def create_app(service: MockService) -> Starlette:
             body=body,
         )
         # The domain is fast and serialised by its own lock: a threadpool hop would only add
-        # latency with one worker.
-        result = service.handle(request)
+        # latency with one worker. The pace's response latency is awaited, not slept, so
+        # concurrent clients wait side by side as they would on a real API.
+        try:
+            result, delay = service.respond(request)
+        except ConnectionDropped as dropped:
+            await _drop_connection(receive, dropped)
+            return
+        if delay > 0:
+            await asyncio.sleep(delay)
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in result.headers.items()]
         headers.append((b"content-length", str(len(result.body)).encode()))
         await send({"type": "http.response.start", "status": result.status, "headers": headers})
@@ -61,3 +71,28 @@ async def _read_body(receive: Any) -> bytes:
             size += len(chunk)
         more = message.get("more_body", False)
     return b"".join(chunks)[: MAX_BODY_BYTES + 1]
+
+
+async def _drop_connection(receive: Any, dropped: ConnectionDropped) -> None:
+    """Close the socket without a response, as a failing gateway does (a RST if `reset`).
+
+    ASGI has no message for that; under uvicorn, `receive` is bound to the request cycle that
+    holds the transport. Anywhere else (httpx.ASGITransport) the exception goes to the caller.
+    """
+    cycle = getattr(receive, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        raise dropped
+    if dropped.reset:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:  # linger 0: close() sends RST instead of FIN
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    else:
+        transport.close()
+    # Let connection_lost mark the cycle disconnected, so uvicorn neither logs "returned
+    # without starting response" nor writes a 500 into the closed socket.
+    for _ in range(10):
+        if getattr(cycle, "disconnected", True):
+            break
+        await asyncio.sleep(0)

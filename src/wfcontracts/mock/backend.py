@@ -18,11 +18,19 @@ Picks where the documentation is silent (checks must not depend on them):
 * execution lists are newest first: createdTime descending, then creation order descending
   (ids are random, so creation order is the stable tie-break that allows O(1) appends);
 * the run's 202 body is RUNNING with no task started; tasks start on the next operation;
-* ``maxConcurrentExecutions`` and the project concurrency limit are not enforced.
+* ``maxConcurrentExecutions`` and the project concurrency limit are not enforced;
+* ``cdf`` tasks calling resources outside the Workflows API (``/timeseries``, ``/assets/list``,
+  ...) get 200 ``{"items": []}``, as an empty real project would answer.
 
-Every public method holds one re-entrant lock and first progresses every RUNNING execution to
-``clock.now_ms()``. ``cdf`` tasks call ``cdf_request`` while that lock is held, from the same
-thread: the requester must be synchronous (it may call back into this backend).
+Pace (``clock.Pace``): at ``instant`` every effect lands inside its request; otherwise a run is
+picked up, listed, re-run after a retry, its tasks cancelled after a cancel and a task update
+shown only after a delay drawn per execution. Nothing scans the store: per project, a heap of
+wake-ups (executions with a due event) and a heap of not-yet-listed executions are popped up to
+``clock.now_ms()``.
+
+Every public method holds one re-entrant lock and first progresses every execution with a due
+event to ``clock.now_ms()``. ``cdf`` tasks call ``cdf_request`` while that lock is held, from the
+same thread: the requester must be synchronous (it may call back into this backend).
 """
 
 from __future__ import annotations
@@ -44,7 +52,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import unquote
 
-from wfcontracts.mock.clock import Clock
+from wfcontracts.contract.vocabulary import RETRIABLE_EXECUTION_STATUSES, TASK_UPDATE_STATUSES
+from wfcontracts.mock.clock import Clock, Pace, Window
 from wfcontracts.mock.engine import (
     MAX_EXECUTION_MS,
     Engine,
@@ -68,8 +77,8 @@ CdfRequester = Callable[[str, str, str, dict[str, Any] | None, Any], tuple[int, 
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
-_RETRIABLE = frozenset({"FAILED", "TIMED_OUT", "TERMINATED"})
-_UPDATE_STATUSES = frozenset({"COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR"})
+_RETRIABLE = RETRIABLE_EXECUTION_STATUSES
+_UPDATE_STATUSES = frozenset(TASK_UPDATE_STATUSES)
 _SESSION_TYPES = (
     ("tokenExchange", "TOKEN_EXCHANGE"),
     ("oneshotTokenExchange", "ONESHOT_TOKEN_EXCHANGE"),
@@ -92,8 +101,12 @@ class _Project:
     by_workflow: dict[str, list[Execution]] = field(default_factory=dict)
     by_id: dict[str, Execution] = field(default_factory=dict)
     task_owner: dict[str, Execution] = field(default_factory=dict)
-    # Heap of (time, seq, wake_token, execution): only RUNNING executions with a due event.
+    # Heap of (time, seq, wake_token, execution): only executions with a pending event.
     wakeups: list[tuple[int, int, int, Execution]] = field(default_factory=list)
+    # Heap of (time, seq, execution): runs that executions/list does not show yet (paced).
+    unlisted: list[tuple[int, int, Execution]] = field(default_factory=list)
+    # Executions run so far: the k of "the k-th execution" that pace draws derive from.
+    runs: int = 0
 
 
 class _ProjectEnvironment:
@@ -110,6 +123,9 @@ class _ProjectEnvironment:
     def cdf_request(
         self, method: str, resource_path: str, query: dict[str, Any] | None, body: Any
     ) -> tuple[int, Any]:
+        if not _in_workflows_api(resource_path):
+            # The mock serves the Workflows API only; the rest of an (empty) project answers.
+            return 200, {"items": []}
         requester = self._backend.cdf_request
         if requester is None:
             return self._backend._answer_cdf(self._project, method, resource_path)
@@ -145,12 +161,14 @@ class WorkflowsBackend:
         faults: FaultSet | None = None,
         *,
         cdf_request: CdfRequester | None = None,
-        task_latency_ms: int = 0,
+        task_latency_ms: int | None = None,
+        pace: Pace | None = None,
     ) -> None:
         self.clock = clock
         self.faults = faults if faults is not None else FaultSet()
         self.cdf_request = cdf_request
-        self.engine = Engine(self.faults, task_latency_ms)
+        self.pace = pace if pace is not None else Pace()
+        self.engine = Engine(self.faults, task_latency_ms, self.pace)
         self._lock = threading.RLock()
         self._advancing = False
         self._projects: dict[str, _Project] = {}
@@ -167,7 +185,7 @@ class WorkflowsBackend:
             self._nonces.clear()
 
     def advance(self) -> None:
-        """Progress every RUNNING execution to ``clock.now_ms()``."""
+        """Progress every execution with a due event to ``clock.now_ms()``."""
         with self._lock:
             self._advance()
 
@@ -183,11 +201,17 @@ class WorkflowsBackend:
             self._advancing = False
 
     def _advance_project(self, name: str, project: _Project, now: int) -> None:
+        unlisted = project.unlisted
+        while unlisted and unlisted[0][0] <= now:
+            _, _, ex = heapq.heappop(unlisted)
+            if project.by_id.get(ex.id) is ex:  # not deleted meanwhile
+                _insert_sorted(project.executions, ex)
+                _insert_sorted(project.by_workflow.setdefault(ex.workflow_external_id, []), ex)
         environment = _ProjectEnvironment(self, name, project)
         heap = project.wakeups
         while heap and heap[0][0] <= now:
             _, _, token, ex = heapq.heappop(heap)
-            if token == ex.wake_token and ex.status == "RUNNING":
+            if token == ex.wake_token:
                 self.engine.step(ex, now, environment)
                 self._schedule(project, ex, self.engine.next_event(ex))
 
@@ -198,6 +222,9 @@ class WorkflowsBackend:
 
     def _project(self, name: str) -> _Project:
         return self._projects.setdefault(name, _Project())
+
+    def _delay(self, ex: Execution, purpose: str, window: Window) -> int:
+        return 0 if self.pace.instant else self.pace.draw(ex.pace_key, purpose, window)
 
     # -- workflows -----------------------------------------------------------------------------
 
@@ -258,7 +285,7 @@ class WorkflowsBackend:
             )
         present = [x for x in wanted if x in state.workflows]
         for xid in present:
-            if any(ex.status == "RUNNING" for ex in state.by_workflow.get(xid, [])):
+            if any(ex.status == "RUNNING" for ex in _all_of_workflow(state, xid)):
                 raise DomainError(
                     409, f"Workflow '{xid}' cannot be deleted while it has running executions"
                 )
@@ -269,7 +296,8 @@ class WorkflowsBackend:
         del state.workflows[xid]
         for key in [k for k in state.versions if k[0] == xid]:
             del state.versions[key]
-        gone = state.by_workflow.pop(xid, [])
+        gone = list(_all_of_workflow(state, xid))
+        state.by_workflow.pop(xid, None)
         if not gone:
             return
         state.executions = [ex for ex in state.executions if ex.workflow_external_id != xid]
@@ -375,6 +403,7 @@ class WorkflowsBackend:
         else:
             raise _version_not_found([(workflow_external_id, version)])
         run_input = body.get("input")
+        state.runs += 1
         ex = Execution(
             id=self._new_execution_id(),
             engine_execution_id=str(uuid.uuid4()),
@@ -389,8 +418,17 @@ class WorkflowsBackend:
             has_input=run_input is not None,
             cursor_ms=now,
             deadline_ms=now + MAX_EXECUTION_MS,
+            pace_key=self.pace.execution_key(project, state.runs),
         )
-        self._store(state, ex)
+        profile = self.pace.profile
+        pickup = self._delay(ex, "pickup", profile.pickup)
+        if pickup > 0:  # not picked up yet: no startTime, no task
+            ex.start_time, ex.resume_at = None, now + pickup
+        listed = self._delay(ex, "listing", profile.listing)
+        if listed > 0:
+            self._store(state, ex, listed_at=now + listed)
+        else:
+            self._store(state, ex)
         self._schedule(state, ex, now)
         return self._render_execution(ex)
 
@@ -402,10 +440,13 @@ class WorkflowsBackend:
             value = value[:35]
         return value
 
-    def _store(self, state: _Project, ex: Execution) -> None:
+    def _store(self, state: _Project, ex: Execution, listed_at: int | None = None) -> None:
         state.by_id[ex.id] = ex
         for task in ex.tasks:
             state.task_owner[task.id] = ex
+        if listed_at is not None:
+            heapq.heappush(state.unlisted, (listed_at, ex.seq, ex))
+            return
         _insert_sorted(state.executions, ex)
         _insert_sorted(state.by_workflow.setdefault(ex.workflow_external_id, []), ex)
 
@@ -478,8 +519,10 @@ class WorkflowsBackend:
                 )
             ex.status, ex.reason = "TERMINATED", reason
         elif "cancel_not_terminating" not in self.faults:
-            self.engine.cancel(ex, self.clock.now_ms(), reason)
-            self._schedule(self._project(project), ex, None)
+            now = self.clock.now_ms()
+            tasks_at = now + self._delay(ex, f"cancel:{ex.rounds}", self.pace.profile.cancel)
+            self.engine.cancel(ex, now, reason, tasks_at)
+            self._schedule(self._project(project), ex, self.engine.next_event(ex))
         return self._render_execution(ex)
 
     @_locked
@@ -500,7 +543,8 @@ class WorkflowsBackend:
         if "retry_new_id" in self.faults:
             ex = self._copy_execution(state, ex)
         now = self.clock.now_ms()
-        self.engine.retry(ex, now)
+        rerun_at = now + self._delay(ex, f"retry:{ex.rounds}", self.pace.profile.retry)
+        self.engine.retry(ex, now, rerun_at)
         self._schedule(state, ex, now)
         return self._render_execution(ex)
 
@@ -529,8 +573,9 @@ class WorkflowsBackend:
     def update_task(self, project: str, task_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Complete or fail an async (isAsyncComplete) task that is IN_PROGRESS.
 
-        Unknown task id: 404. Not async, or not IN_PROGRESS: 400. The answer shows the task as
-        reported; a FAILED report is then retried per ``retries`` (same task, IN_PROGRESS).
+        Unknown task id: 404. Not async, not IN_PROGRESS, or already reported: 400. The answer
+        shows the task as reported; GET shows it so once the pace's update delay has passed,
+        and a FAILED report is then retried per ``retries`` (same task, IN_PROGRESS).
         """
         state = self._project(project)
         ex = state.task_owner.get(task_id)
@@ -542,11 +587,12 @@ class WorkflowsBackend:
             raise DomainError(400, f"Task status must be one of {sorted(_UPDATE_STATUSES)}")
         _check_updatable(task)
         now = self.clock.now_ms()
-        self.engine.report_task(ex, task, now, status, body.get("output") or {})
-        answer = self._render_task(task)
-        self.engine.apply_report(ex, task, now, status)
-        if ex.status == "RUNNING":
-            self._schedule(state, ex, now)
+        output = body.get("output") or {}
+        purpose = f"update:{task.external_id}:{task.attempts_used}"
+        due = now + self._delay(ex, purpose, self.pace.profile.update)
+        answer = self._render_task(self.engine.preview_report(task, now, status, output))
+        self.engine.accept_report(ex, task, now, status, output, due)
+        self._schedule(state, ex, now)
         return answer
 
     # -- cdf tasks without an HTTP layer -------------------------------------------------------
@@ -791,6 +837,27 @@ def _check_updatable(task: TaskExecution) -> None:
         raise DomainError(
             400, f"Task '{task.external_id}' is {task.status}; only IN_PROGRESS can be updated"
         )
+    if task.pending_report is not None:
+        reported = task.pending_report.status
+        raise DomainError(
+            400, f"Task '{task.external_id}' was already reported {reported}; it cannot change"
+        )
+
+
+_WORKFLOWS_API = ("/workflows", "/sessions")
+
+
+def _in_workflows_api(resource_path: str) -> bool:
+    path = "/" + resource_path.split("?", 1)[0].strip("/")
+    return any(path == root or path.startswith(root + "/") for root in _WORKFLOWS_API)
+
+
+def _all_of_workflow(state: _Project, xid: str) -> Iterator[Execution]:
+    """A workflow's executions, the ones executions/list does not show yet included."""
+    yield from state.by_workflow.get(xid, [])
+    for _, _, ex in state.unlisted:
+        if ex.workflow_external_id == xid and state.by_id.get(ex.id) is ex:
+            yield ex
 
 
 def _render_workflow(workflow: Workflow) -> dict[str, Any]:

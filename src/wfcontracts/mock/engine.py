@@ -3,7 +3,8 @@
 Rules (``shared/reference/cdf-workflows-api.md`` §3-§6):
 
 * a task starts when all of its ``dependsOn`` tasks are COMPLETED or COMPLETED_WITH_ERRORS;
-* each task gets ``1 + retries`` attempts; a synchronous attempt lasts ``task_latency_ms``;
+* each task gets ``1 + retries`` attempts; a synchronous attempt lasts what the pace draws for
+  its task type (``task_latency_ms`` overrides that for every type);
 * ``abortWorkflow``: exhausted failures make the task FAILED and the execution FAILED; a timeout
   is never retried (task TIMED_OUT, execution FAILED);
 * ``skipTask``: failures and timeouts are retried until exhausted, then COMPLETED_WITH_ERRORS and
@@ -13,6 +14,12 @@ Rules (``shared/reference/cdf-workflows-api.md`` §3-§6):
   a child whose failure aborts fails its container, whose own ``onFailure`` then applies;
   containers themselves have no attempts and no timeout (the children's timeouts apply);
 * an execution running longer than 24 h is TIMED_OUT (its active tasks are CANCELED).
+
+Paced effects (``clock.Pace``; at the instant pace each lands inside its request): a run is picked
+up (``startTime``, first tasks) at ``resume_at``; a retry re-runs its tasks at ``resume_at``; a
+cancel's tasks turn CANCELED at ``cancel_at``; an accepted task update shows at its
+``pending_report.due``. They are events like task finishes and timeouts: :meth:`Engine.next_event`
+tells the backend's wake-up heap when an execution next needs the engine.
 
 Simulated behaviour of the task types: a function "echoes" its ``data`` as ``response`` (so a
 dispatcher function can feed a dynamic task); ``cdf`` calls the injected requester and fails the
@@ -27,16 +34,20 @@ import re
 import uuid
 import zlib
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any, Protocol
 
+from wfcontracts.mock.clock import Pace
 from wfcontracts.mock.faults import FaultSet
 from wfcontracts.mock.models import (
     ACTIVE_TASK_STATUSES,
     CONTAINER_TYPES,
     DONE_TASK_STATUSES,
+    NEVER,
     RETRYABLE_TASK_STATUSES,
     DomainError,
     Execution,
+    PendingReport,
     TaskExecution,
     WorkflowVersion,
 )
@@ -238,9 +249,12 @@ def _walk(root: Any, path: list[str]) -> Any:
 class Engine:
     """Moves executions forward; the backend owns storage, locking and wake-up bookkeeping."""
 
-    def __init__(self, faults: FaultSet, task_latency_ms: int = 0) -> None:
+    def __init__(
+        self, faults: FaultSet, task_latency_ms: int | None = None, pace: Pace | None = None
+    ) -> None:
         self.faults = faults
         self.task_latency_ms = task_latency_ms
+        self.pace = pace if pace is not None else Pace()
         self._numbers = itertools.count(1_000_001)  # callId, jobId, runId, logId
         self._static_inputs: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
 
@@ -248,25 +262,41 @@ class Engine:
 
     def step(self, ex: Execution, now: int, env: TaskEnvironment) -> None:
         """Process every event of ``ex`` that happens at or before ``now``."""
-        while ex.status == "RUNNING":
-            self._propagate(ex, ex.cursor_ms, env)
+        while True:
+            if ex.status == "RUNNING" and ex.resume_at is None:
+                self._propagate(ex, ex.cursor_ms, env)
             event = self.next_event(ex)
-            if ex.status != "RUNNING" or event is None or event > now:
+            if event is None or event > now:
                 return
-            ex.cursor_ms = event
+            ex.cursor_ms = max(ex.cursor_ms, event)
             self._fire(ex, event, env)
 
     def next_event(self, ex: Execution) -> int | None:
-        """When ``ex`` next needs the engine (None when it is not RUNNING)."""
-        if ex.status != "RUNNING":
-            return None
-        times = [ex.deadline_ms]
+        """When ``ex`` next needs the engine (None when nothing is pending).
+
+        Every time returned here is consumed by :meth:`_fire`, so :meth:`step` terminates.
+        """
+        times: list[int] = []
+        if ex.cancel_at is not None:
+            times.append(ex.cancel_at)
+        running = ex.status == "RUNNING"
+        if running:
+            times.append(ex.deadline_ms)
+            if ex.resume_at is not None:  # held: nothing of it moves until then
+                times.append(ex.resume_at)
+                return min(times)
         for task in ex.tasks:
-            if task.status == "IN_PROGRESS" and task.task_type not in CONTAINER_TYPES:
+            if task.status != "IN_PROGRESS" or task.task_type in CONTAINER_TYPES:
+                continue
+            if task.pending_report is not None:
+                times.append(task.pending_report.due)
+            elif running:
                 times.append(_timeout_at(task))
                 if task.finish_at is not None:
                     times.append(task.finish_at)
-        return min(times)
+            elif ex.cancel_at is None and task.finish_at is not None:
+                times.append(task.finish_at)  # left running by a faulty cancel
+        return min(times) if times else None
 
     def _propagate(self, ex: Execution, at: int, env: TaskEnvironment) -> None:
         # Starting tasks can complete containers and completing containers can ready tasks.
@@ -277,21 +307,54 @@ class Engine:
                 changed = self._settle(ex, at) or changed
 
     def _fire(self, ex: Execution, at: int, env: TaskEnvironment) -> None:
-        if ex.deadline_ms <= at:
-            self._stop_execution(ex, at, "TIMED_OUT", _EXECUTION_TIMEOUT)
+        if ex.cancel_at is not None and ex.cancel_at <= at:
+            ex.cancel_at = None
+            self._cancel_active(ex, at)
             return
-        for task in list(ex.tasks):
-            if ex.status != "RUNNING":
+        if ex.status == "RUNNING":
+            if ex.deadline_ms <= at:
+                self._stop_execution(ex, at, "TIMED_OUT", _EXECUTION_TIMEOUT)
                 return
+            if ex.resume_at is not None:
+                if ex.resume_at <= at:
+                    self._resume(ex, at)
+                return
+        for task in list(ex.tasks):
             if task.status != "IN_PROGRESS" or task.task_type in CONTAINER_TYPES:
                 continue
-            timeout_at = _timeout_at(task)
-            if task.finish_at is not None and task.finish_at <= min(at, timeout_at):
-                self._finish_attempt(ex, task, at, env)
-            elif timeout_at <= at:
-                seconds = task.definition.get("timeout", 3600)
-                reason = f"Task '{task.external_id}' timed out after {seconds} seconds"
-                self._attempt_failed(ex, task, at, reason, timed_out=True)
+            report = task.pending_report
+            if report is not None:
+                if report.due <= at:
+                    self._apply_report(ex, task, at, report)
+            elif ex.status == "RUNNING":
+                self._fire_attempt(ex, task, at, env)
+            elif ex.cancel_at is None and task.finish_at is not None and task.finish_at <= at:
+                self._finish_orphan(task, at, env)
+
+    def _fire_attempt(
+        self, ex: Execution, task: TaskExecution, at: int, env: TaskEnvironment
+    ) -> None:
+        timeout_at = _timeout_at(task)
+        if task.finish_at is not None and task.finish_at <= min(at, timeout_at):
+            self._finish_attempt(ex, task, at, env)
+        elif timeout_at <= at:
+            seconds = task.definition.get("timeout", 3600)
+            reason = f"Task '{task.external_id}' timed out after {seconds} seconds"
+            self._attempt_failed(ex, task, at, reason, timed_out=True)
+
+    def _resume(self, ex: Execution, at: int) -> None:
+        # The pickup of a run (startTime, then its first tasks) or the re-run of a retry.
+        ex.resume_at = None
+        if ex.start_time is None:
+            ex.start_time = at
+        self._rerun(ex)
+
+    def _finish_orphan(self, task: TaskExecution, at: int, env: TaskEnvironment) -> None:
+        # A task a faulty cancel left running: it finishes its work, nothing follows from it.
+        task.finish_at = None
+        ok, task.output, reason = self._perform(task, env)
+        task.status, task.end_time = ("COMPLETED" if ok else "FAILED"), at
+        task.reason = None if ok else reason
 
     # -- starting tasks ------------------------------------------------------------------------
 
@@ -364,9 +427,9 @@ class Engine:
             # Only reachable under the retry_no_extra_attempt fault: nothing left to try.
             self._exhaust(ex, task, at, "FAILED")
         else:
-            self._begin_attempt(task, at)
+            self._begin_attempt(ex, task, at)
 
-    def _begin_attempt(self, task: TaskExecution, at: int) -> None:
+    def _begin_attempt(self, ex: Execution, task: TaskExecution, at: int) -> None:
         task.status, task.end_time, task.reason = "IN_PROGRESS", None, None
         task.attempts_used += 1
         task.attempt_start = at
@@ -379,7 +442,14 @@ class Engine:
                 "response": None,
             }
         else:
-            task.finish_at = at + self.task_latency_ms
+            task.finish_at = at + self._work_ms(ex, task)
+
+    def _work_ms(self, ex: Execution, task: TaskExecution) -> int:
+        if self.task_latency_ms is not None:
+            return self.task_latency_ms
+        window = self.pace.profile.task(task.task_type)
+        purpose = f"task:{task.external_id}:{task.attempts_used}"
+        return self.pace.draw(ex.pace_key, purpose, window)
 
     def _task_input(
         self, ex: Execution, task: TaskExecution, by_xid: dict[str, TaskExecution]
@@ -519,7 +589,7 @@ class Engine:
         if timed_out and self._aborts(task):
             self._give_up(ex, task, at, "TIMED_OUT")
         elif not terminal and task.attempts_used < task.attempts_allowed:
-            self._begin_attempt(task, at)
+            self._begin_attempt(ex, task, at)
         else:
             self._exhaust(ex, task, at, exhausted_status)
 
@@ -545,6 +615,11 @@ class Engine:
         container.reason = f"Task '{task.external_id}' {verb}{detail}"
         self._exhaust(ex, container, at, "FAILED")
 
+    def _cancel_active(self, ex: Execution, at: int) -> None:
+        for task in ex.tasks:
+            if task.status in ACTIVE_TASK_STATUSES:
+                _cancel_task(task, at)
+
     def _cancel_children(self, ex: Execution, container: TaskExecution, at: int) -> None:
         for task in ex.tasks:
             if task.parent_external_id == container.external_id:
@@ -554,25 +629,46 @@ class Engine:
     def _stop_execution(self, ex: Execution, at: int, status: str, reason: str) -> None:
         ex.status, ex.end_time = status, at
         ex.reason = None if "abort_without_reason" in self.faults else reason
-        for task in ex.tasks:
-            if task.status in ACTIVE_TASK_STATUSES:
-                _cancel_task(task, at)
+        ex.resume_at = None
+        self._cancel_active(ex, at)
 
     # -- operations ----------------------------------------------------------------------------
 
-    def cancel(self, ex: Execution, now: int, reason: str) -> None:
-        """Terminate a RUNNING execution: active tasks CANCELED, no new task starts."""
+    def cancel(self, ex: Execution, now: int, reason: str, tasks_at: int | None = None) -> None:
+        """Terminate a RUNNING execution at once; its active tasks turn CANCELED at
+        ``tasks_at`` (default: now), and no new task starts."""
         ex.status, ex.end_time, ex.reason = "TERMINATED", now, reason
+        ex.resume_at = None
         if "cancel_leaves_tasks_running" in self.faults:
+            return  # the tasks keep working: a synchronous one still finishes
+        if "cancel_tasks_stuck" in self.faults:
+            for task in ex.tasks:  # frozen: nothing will ever move them
+                if task.status in ACTIVE_TASK_STATUSES:
+                    task.finish_at, task.pending_report = None, None
             return
-        for task in ex.tasks:
-            if task.status in ACTIVE_TASK_STATUSES:
-                _cancel_task(task, now)
+        if tasks_at is None or tasks_at <= now:
+            self._cancel_active(ex, now)
+        else:
+            ex.cancel_at = tasks_at
 
-    def retry(self, ex: Execution, now: int) -> None:
-        """Resume a stopped execution in place from its points of failure (same ids)."""
+    def retry(self, ex: Execution, now: int, rerun_at: int | None = None) -> None:
+        """Resume a stopped execution in place from its points of failure (same ids): RUNNING
+        at once, its failed tasks re-run at ``rerun_at`` (default: now)."""
+        if ex.cancel_at is not None:  # a cancel still landing lands before the re-run
+            ex.cancel_at = None
+            self._cancel_active(ex, now)
         ex.status, ex.end_time, ex.reason = "RUNNING", None, None
         ex.cursor_ms, ex.deadline_ms = now, now + MAX_EXECUTION_MS
+        ex.rounds += 1
+        ex.resume_at = None
+        if "retry_never_reruns" in self.faults:
+            ex.resume_at = NEVER
+        elif rerun_at is not None and rerun_at > now:
+            ex.resume_at = rerun_at
+        else:
+            self._rerun(ex)
+
+    def _rerun(self, ex: Execution) -> None:
         by_xid = ex.task_by_external_id()
         for task in list(ex.tasks):
             if task.parent_external_id is None:
@@ -608,18 +704,53 @@ class Engine:
             # Documented: exhausted tasks get exactly one more attempt per retry request.
             task.attempts_allowed = max(task.attempts_allowed, task.attempts_used + 1)
 
-    def report_task(
-        self, ex: Execution, task: TaskExecution, now: int, status: str, output: dict[str, Any]
+    def preview_report(
+        self, task: TaskExecution, now: int, status: str, output: dict[str, Any]
+    ) -> TaskExecution:
+        """The task as a task update reports it (what the update's response shows)."""
+        shown = replace(task)
+        self._mark_reported(shown, now, status, output)
+        return shown
+
+    def accept_report(
+        self,
+        ex: Execution,
+        task: TaskExecution,
+        now: int,
+        status: str,
+        output: dict[str, Any],
+        due: int | None = None,
     ) -> None:
-        """Record a task update as reported (what the update response shows)."""
+        """Take a task update: it shows (and the execution goes on) at ``due`` (default now)."""
+        if status == "COMPLETED" and "update_never_applied" in self.faults:
+            return
+        report = PendingReport(now if due is None else due, status, output, now)
+        if report.due <= now:
+            self._apply_report(ex, task, now, report)
+        else:
+            task.pending_report = report
+
+    def _apply_report(
+        self, ex: Execution, task: TaskExecution, at: int, report: PendingReport
+    ) -> None:
+        task.pending_report = None
+        # endTime is when it was reported, as the update's response said.
+        self._mark_reported(task, report.reported_at, report.status, report.output)
+        ex.cursor_ms = max(ex.cursor_ms, at)
+        self._report_consequences(ex, task, at, report.status)
+
+    def _mark_reported(
+        self, task: TaskExecution, at: int, status: str, output: dict[str, Any]
+    ) -> None:
         if output and "update_output_not_merged" not in self.faults:
             task.output = {**task.output, **output}
-        task.status, task.end_time, task.finish_at = status, now, None
+        task.status, task.end_time, task.finish_at = status, at, None
         task.reason = None if status == "COMPLETED" else f"Task reported {status} by a task update"
-        ex.cursor_ms = max(ex.cursor_ms, now)
 
-    def apply_report(self, ex: Execution, task: TaskExecution, now: int, status: str) -> None:
-        """Apply the consequences of a FAILED / FAILED_WITH_TERMINAL_ERROR update."""
+    def _report_consequences(
+        self, ex: Execution, task: TaskExecution, now: int, status: str
+    ) -> None:
+        # A FAILED / FAILED_WITH_TERMINAL_ERROR update is an attempt failure.
         if status == "COMPLETED" or ex.status != "RUNNING":
             return
         reason = task.reason or ""
@@ -675,6 +806,7 @@ def _function_id(function_external_id: str) -> int:
 
 def _cancel_task(task: TaskExecution, at: int) -> None:
     task.status, task.end_time, task.finish_at = "CANCELED", at, None
+    task.pending_report = None
 
 
 def _all_done(definitions: list[dict[str, Any]], by_xid: dict[str, TaskExecution]) -> bool:

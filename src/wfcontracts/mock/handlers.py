@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from wfcontracts.contract import operations as ops
 from wfcontracts.mock.backend import WorkflowsBackend
 
 Handler = Callable[[WorkflowsBackend, str, dict[str, str], dict[str, Any], Any], tuple[int, Any]]
+
 
 def _items(body: Any) -> list[dict[str, Any]]:
     return list((body or {}).get("items", []))
@@ -116,19 +118,19 @@ def create_sessions(
 
 
 HANDLERS: dict[str, Handler] = {
-    "FetchAllWorkflows": list_workflows,
-    "CreateOrUpdateWorkflow": upsert_workflow,
-    "DeleteWorkflows": delete_workflows,
-    "fetchWorkflowDetails": retrieve_workflow,
-    "CreateOrUpdateWorkflowVersion": upsert_version,
-    "ListWorkflowVersions": list_versions,
-    "DeleteSpecificVersionsOfWorkflow": delete_versions,
-    "GetSpecificVersion": retrieve_version,
-    "TriggerRunOfSpecificVersionOfWorkflow": run_execution,
-    "ListWorkflowExecutions": list_executions,
-    "ExecutionOfSpecificRunOfWorkflow": retrieve_execution,
-    "WorkflowExecutionCancellation": cancel_execution,
-    "WorkflowExecutionRetry": retry_execution,
-    "UpdateTaskStatus": update_task,
-    "createSessions": create_sessions,
+    ops.LIST_WORKFLOWS: list_workflows,
+    ops.UPSERT_WORKFLOW: upsert_workflow,
+    ops.DELETE_WORKFLOWS: delete_workflows,
+    ops.GET_WORKFLOW: retrieve_workflow,
+    ops.UPSERT_VERSION: upsert_version,
+    ops.LIST_VERSIONS: list_versions,
+    ops.DELETE_VERSIONS: delete_versions,
+    ops.GET_VERSION: retrieve_version,
+    ops.RUN: run_execution,
+    ops.LIST: list_executions,
+    ops.GET: retrieve_execution,
+    ops.CANCEL: cancel_execution,
+    ops.RETRY: retry_execution,
+    ops.UPDATE: update_task,
+    ops.SESSIONS: create_sessions,
 }

@@ -8,10 +8,13 @@ Starlette (app.py) and the in-process httpx transport (transport.py) both adapt 
 from __future__ import annotations
 
 import gzip
+import hmac
 import io
 import itertools
 import json
 import logging
+import math
+import re
 import threading
 import zlib
 from collections.abc import Callable, Mapping
@@ -20,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from wfcontracts.contract import Contract, Operation, Violation, compact_json_size
+from wfcontracts.contract.rules import query_value
 from wfcontracts.mock.backend import WorkflowsBackend
 from wfcontracts.mock.faults import FaultSet
 from wfcontracts.mock.handlers import HANDLERS
@@ -30,7 +34,17 @@ log = logging.getLogger("wfcontracts.mock")
 API_PREFIX = "/api/v1/projects/"
 CONTROL_PREFIX = "/_mock/"
 MAX_BODY_BYTES = 10 * 1024 * 1024
+#: Deeper JSON is refused with 400: the parser, the validators and the domain all recurse, and
+#: a 2 KB body can nest a thousand levels. 100 is far beyond any workflow definition or input.
+MAX_JSON_DEPTH = 100
 JSON = "application/json"
+#: What the gateway answers for each status-code transient fault (see faults.TRANSIENT_FAULTS).
+TRANSIENT_ERRORS: dict[str, tuple[int, str]] = {
+    "throttle": (429, "Too high rate of requests"),
+    "gateway_502": (502, "Bad gateway"),
+    "gateway_503": (503, "Service unavailable"),
+    "gateway_504": (504, "Gateway timeout"),
+}
 
 
 @dataclass(slots=True)
@@ -56,27 +70,62 @@ class MockResponse:
 
 @dataclass(slots=True)
 class TokenPolicy:
-    """Which bearer tokens the mock accepts; `None` tokens means any non-empty token."""
+    """Which bearer tokens the mock accepts; `None` tokens means any non-empty token.
+
+    The control plane takes `control_token` when one is set, else a read-write token when
+    tokens are configured, else no token at all (a mock that accepts any token guards nothing).
+    A revoked token is refused everywhere from then on, like an expired one.
+    """
 
     tokens: dict[str, str] | None = None
+    control_token: str | None = None
+    revoked: frozenset[str] = frozenset()
 
     @classmethod
-    def parse(cls, specs: list[str] | None) -> TokenPolicy:
+    def parse(cls, specs: list[str] | None, control_token: str | None = None) -> TokenPolicy:
         """`--token T` (read-write) or `--token T:read` (read-only)."""
         if not specs:
-            return cls(None)
+            return cls(None, control_token or None)
         tokens: dict[str, str] = {}
         for spec in specs:
             token, _, mode = spec.partition(":")
             tokens[token] = "read" if mode == "read" else "write"
-        return cls(tokens)
+        return cls(tokens, control_token or None)
 
     def mode(self, token: str) -> str | None:
-        if not token:
+        if not token or token in self.revoked:
             return None
         if self.tokens is None:
             return "write"
         return self.tokens.get(token)
+
+    def control_status(self, token: str) -> int | None:
+        """None when `token` may use the control plane, else the status refusing it."""
+        if self.control_token is not None:
+            valid = token not in self.revoked and hmac.compare_digest(
+                token.encode(), self.control_token.encode()
+            )
+            return None if valid else 401
+        if self.tokens is None:
+            return None
+        mode = self.mode(token)
+        if mode is None:
+            return 401
+        return None if mode == "write" else 403
+
+
+class ConnectionDropped(Exception):  # noqa: N818 (an event, not an error of ours)
+    """The mock ends the connection without answering (`drop_*`, `reset_connection` faults).
+
+    Adapters turn it into what a client sees: uvicorn closes the socket (FIN; a RST when
+    `reset`), the in-process transport raises `httpx.RemoteProtocolError` (`httpx.ReadError`).
+    """
+
+    def __init__(self, fault: str) -> None:
+        super().__init__(fault)
+        self.fault = fault
+        # Clients treat the two differently: the SDK retries a reset, not a clean close.
+        self.reset = fault == "reset_connection"
 
 
 class HttpError(Exception):
@@ -110,11 +159,23 @@ class Dispatcher:
         self._id_lock = threading.Lock()
 
     def handle(self, request: MockRequest) -> MockResponse:
+        """Answer `request`; raises :class:`ConnectionDropped` when a drop fault hits it."""
         request_id = self._next_request_id()
         if request.raw_path.startswith(CONTROL_PREFIX) and self.control is not None:
-            response = self.control(request, request.raw_path[len(CONTROL_PREFIX) :])
-            response.headers.setdefault("x-request-id", request_id)
-            return response
+            return self._control(request, request_id)
+        # Before routing and auth, as a gateway would: a throttled or dropped request never
+        # reaches the domain, so a client may safely send it again.
+        transient = None if request.internal else self.faults.draw()
+        if transient in ("drop_connection", "reset_connection"):
+            raise ConnectionDropped(transient)
+        if transient in TRANSIENT_ERRORS:
+            return self._transient(TRANSIENT_ERRORS[transient], request_id)
+        response = self._respond(request, request_id)
+        if transient == "drop_after_write":
+            raise ConnectionDropped(transient)
+        return response
+
+    def _respond(self, request: MockRequest, request_id: str) -> MockResponse:
         try:
             status, payload = self._serve(request)
         except HttpError as exc:
@@ -163,9 +224,20 @@ class Dispatcher:
             raise HttpError(404, f"Unknown path: {rest}")
         operation, path_params = matched
         self._authorize(request, operation)
-        body = self._read_body(request, operation)
-        query = self._validate_parameters(operation, path_params, request.query)
-        self._validate_body(operation, body)
+        try:
+            body = self._read_body(request, operation)
+            query = self._validate_parameters(operation, path_params, request.query)
+            self._validate_body(operation, body)
+        except HttpError:
+            raise
+        except Exception as exc:
+            # Whatever trips parsing or validation came from the request: the client hears 400
+            # (a 5xx would invite a retry of the same bytes); the log keeps the bug visible.
+            log.warning("request rejected after %s in parsing/validation", type(exc).__name__)
+            log.debug("parsing/validation failure", exc_info=True)
+            raise HttpError(
+                400, f"Request could not be parsed or validated ({type(exc).__name__})"
+            ) from None
         handler = HANDLERS.get(operation.operation_id)
         if handler is None:
             raise HttpError(
@@ -202,11 +274,7 @@ class Dispatcher:
         mode = self.tokens.mode(token.strip()) if scheme.lower() == "bearer" else None
         if mode is None:
             raise HttpError(401, "Unauthorized: missing or invalid bearer token")
-        if (
-            mode == "read"
-            and operation.writes
-            and "readonly_token_writes" not in self.faults
-        ):
+        if mode == "read" and operation.writes and "readonly_token_writes" not in self.faults:
             raise HttpError(403, "Forbidden: the token lacks workflowOrchestrationAcl:WRITE")
 
     def _read_body(self, request: MockRequest, operation: Operation) -> Any:
@@ -225,10 +293,7 @@ class Dispatcher:
         content_type = _header(request.headers, "content-type").split(";")[0].strip().lower()
         if content_type not in (JSON, "") and not content_type.endswith("+json"):
             raise HttpError(415, f"Unsupported content type {content_type!r}; use {JSON}")
-        try:
-            body = json.loads(raw)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise HttpError(400, f"Invalid JSON in request body: {exc}") from None
+        body = parse_json(raw)
         if body is None and operation.request_required:
             raise HttpError(400, "Request body is required (got null)")
         return body
@@ -244,7 +309,7 @@ class Dispatcher:
             elif param.location == "query":
                 if param.name not in query_items:
                     continue
-                value = _coerce(query_items[param.name], self.contract.resolve(param.schema))
+                value = query_value(query_items[param.name], self.contract.resolve(param.schema))
                 query[param.name] = value
             else:
                 continue
@@ -275,6 +340,32 @@ class Dispatcher:
         if "metadata_too_strict" in self.faults and len((body or {}).get("metadata") or {}) >= 10:
             raise HttpError(400, "metadata may have at most 9 pairs")
 
+    def _control(self, request: MockRequest, request_id: str) -> MockResponse:
+        assert self.control is not None
+        scheme, _, token = _header(request.headers, "authorization").partition(" ")
+        status = self.tokens.control_status(token.strip() if scheme.lower() == "bearer" else "")
+        if status is not None:
+            message = (
+                "Unauthorized: the control plane needs the control token or a read-write token"
+                if status == 401
+                else "Forbidden: the control plane needs a read-write token"
+            )
+            # Not through _error: contract faults must not break the harness's own controls.
+            response = MockResponse(
+                status, _dumps(_envelope(status, message, {})), {"content-type": JSON}
+            )
+        else:
+            response = self.control(request, request.raw_path[len(CONTROL_PREFIX) :])
+        response.headers.setdefault("x-request-id", request_id)
+        return response
+
+    def _transient(self, error: tuple[int, str], request_id: str) -> MockResponse:
+        status, message = error
+        response = self._error(status, message, request_id, {})
+        if status == 429:
+            response.headers["retry-after"] = "1"
+        return response
+
     def _allowed(self, violations: list[Violation], name: str) -> list[Violation]:
         """Drop the violations a switched-on fault tells the mock to ignore."""
         return [v for v in violations if not _ignored_by_fault(v, name, self.faults)]
@@ -294,12 +385,80 @@ class Dispatcher:
         return self._json(status, _envelope(code, message, extra), request_id)
 
     def _json(self, status: int, payload: Any, request_id: str) -> MockResponse:
-        body = json.dumps(payload, separators=(",", ":")).encode()
+        body = _dumps(payload)
         content_type = "text/plain" if "wrong_content_type" in self.faults else JSON
         headers = {"content-type": content_type}
         if "no_request_id" not in self.faults:
             headers["x-request-id"] = request_id
         return MockResponse(status, body, headers)
+
+
+def parse_json(raw: bytes) -> Any:
+    """A request body as JSON, or HttpError 400: malformed, not UTF-8/16/32, nested deeper than
+    MAX_JSON_DEPTH, NaN/Infinity, or a number no float holds."""
+    try:
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+        value = _DECODER.decode(text)
+    except RecursionError:  # the C parser guards its own stack; far past MAX_JSON_DEPTH anyway
+        raise HttpError(
+            400, f"Request body is nested deeper than {MAX_JSON_DEPTH} levels"
+        ) from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise HttpError(400, f"Invalid JSON in request body: {_one_line(exc)}") from None
+    if _deeper_than(text, MAX_JSON_DEPTH):
+        raise HttpError(400, f"Request body is nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+# A JSON string, unrolled so a long body costs one C-speed pass; brackets inside strings are text.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_MARKS = bytes(b for b in range(256) if b not in b'"[]{}')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACES_AS_BRACKETS = bytes.maketrans(b"{}", b"[]")
+
+
+def _deeper_than(text: str, limit: int) -> bool:
+    """Whether the (valid) JSON `text` nests more than `limit` levels."""
+    if text.count("[") + text.count("{") <= limit:  # the common case: no scan at all
+        return False
+    if '\\"' in text:  # escaped quotes: only a real tokenizer finds where strings end
+        outside = _JSON_STRING.sub("", text).encode("utf-8", "surrogatepass")
+    else:
+        # Keep quotes and brackets only; a string without brackets is then '""' and goes, and
+        # every other '"'-separated part of what is left is outside the strings.
+        marks = text.encode("utf-8", "surrogatepass").translate(None, _NOT_MARKS)
+        outside = b"".join(marks.replace(b'""', b"").split(b'"')[::2])
+    structure = outside.translate(_BRACES_AS_BRACKETS, _NOT_BRACKETS)
+    # Each pass drops every innermost pair, so JSON nested d deep is gone after d passes.
+    for _ in range(limit):
+        if not structure:
+            return False
+        structure = structure.replace(b"[]", b"")
+    return bool(structure)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]}… does not fit a double")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# What json.loads does for bytes, with one decoder built once: Python's parser accepts NaN and
+# Infinity, and turns 1e999 into inf, which json.dumps would echo back as invalid JSON.
+_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant)
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:300]
+
+
+def _dumps(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
 
 
 def _envelope(code: int, message: str, extra: dict[str, Any]) -> dict[str, Any]:
@@ -322,18 +481,6 @@ def _gunzip(raw: bytes) -> bytes:
     if len(data) > MAX_BODY_BYTES:
         raise HttpError(413, f"Decompressed request body larger than {MAX_BODY_BYTES} bytes")
     return data
-
-
-def _coerce(text: str, schema: Any) -> Any:
-    kind = schema.get("type") if isinstance(schema, dict) else None
-    if kind == "integer":
-        try:
-            return int(text)
-        except ValueError:
-            return text
-    if kind == "boolean":
-        return {"true": True, "false": False}.get(text.lower(), text)
-    return text
 
 
 def _get_path(body: Any, path: tuple[str, ...]) -> Any:

@@ -1,46 +1,46 @@
-"""Domain entities of the mock CDF Workflows backend (no HTTP, standard library only)."""
+"""Domain entities of the mock CDF Workflows backend (no HTTP; the standard library and the
+contract's vocabulary only)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
+
+from wfcontracts.contract.vocabulary import (
+    ACTIVE_TASK_STATUSES,
+    EXECUTION_STATUSES,
+    RETRIABLE_EXECUTION_STATUSES,
+    RETRIED_TASK_STATUSES,
+    TASK_STATUSES,
+    TERMINAL_EXECUTION_STATUSES,
+)
 
 __all__ = [
+    "ACTIVE_TASK_STATUSES",
     "CONTAINER_TYPES",
     "DONE_TASK_STATUSES",
     "EXECUTION_STATUSES",
+    "NEVER",
+    "RETRIABLE_EXECUTION_STATUSES",
     "RETRYABLE_TASK_STATUSES",
     "TASK_STATUSES",
     "TERMINAL_EXECUTION_STATUSES",
     "DomainError",
     "Execution",
+    "PendingReport",
     "TaskExecution",
     "Workflow",
     "WorkflowVersion",
 ]
 
-EXECUTION_STATUSES = ("RUNNING", "COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED")
-TERMINAL_EXECUTION_STATUSES = frozenset({"COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED"})
-RETRIABLE_EXECUTION_STATUSES = frozenset({"FAILED", "TIMED_OUT", "TERMINATED"})
-TASK_STATUSES = (
-    "IN_PROGRESS",
-    "CANCELED",
-    "FAILED",
-    "FAILED_WITH_TERMINAL_ERROR",
-    "COMPLETED",
-    "COMPLETED_WITH_ERRORS",
-    "SCHEDULED",
-    "TIMED_OUT",
-    "SKIPPED",
-)
+# The API's statuses are the contract's vocabulary, named once (wfcontracts.contract.vocabulary).
 # A dependency is satisfied by these; an execution completes when every task is in one of them.
 DONE_TASK_STATUSES = frozenset({"COMPLETED", "COMPLETED_WITH_ERRORS"})
 # What an execution retry re-runs (documented list).
-RETRYABLE_TASK_STATUSES = frozenset(
-    {"CANCELED", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT"}
-)
-ACTIVE_TASK_STATUSES = frozenset({"IN_PROGRESS", "SCHEDULED"})
+RETRYABLE_TASK_STATUSES = RETRIED_TASK_STATUSES
 CONTAINER_TYPES = frozenset({"dynamic", "subworkflow"})
+# A due time that never comes (a held execution that is never resumed still times out at 24 h).
+NEVER = 2**62
 
 
 class DomainError(Exception):
@@ -90,6 +90,15 @@ class WorkflowVersion:
     last_updated_time: int
 
 
+class PendingReport(NamedTuple):
+    """A task update that was answered but is not visible yet (paced)."""
+
+    due: int
+    status: str
+    output: dict[str, Any]
+    reported_at: int
+
+
 @dataclass(slots=True)
 class TaskExecution:
     """One task of one execution; retries and execution retries reuse the same object (same id)."""
@@ -112,6 +121,8 @@ class TaskExecution:
     finish_at: int | None = None
     # Task definitions a dynamic/subworkflow container expanded to (None until expanded).
     children: list[dict[str, Any]] | None = None
+    # An accepted task update that GET shows only from ``due`` on.
+    pending_report: PendingReport | None = None
 
 
 @dataclass(slots=True)
@@ -139,6 +150,14 @@ class Execution:
     deadline_ms: int = 0
     # Bumped whenever the execution is rescheduled, to ignore stale wake-up entries.
     wake_token: int = 0
+    # What the pace's jitter for this execution derives from (0 at the instant pace).
+    pace_key: int = 0
+    # RUNNING but not yet picked up (after run) or not yet re-run (after retry) until then.
+    resume_at: int | None = None
+    # TERMINATED, and its active tasks turn CANCELED at this time.
+    cancel_at: int | None = None
+    # How often it was retried: tells apart the draws of successive cancels and retries.
+    rounds: int = 0
 
     @property
     def sort_key(self) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import threading
 import time
@@ -19,8 +20,8 @@ class ServeError(WfcontractsError):
 
 
 def serve(service: MockService, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve in the foreground until Ctrl-C."""
-    _check_port_free(host, port)
+    """Serve in the foreground until Ctrl-C; a bad or busy port raises :class:`ServeError`."""
+    check_port(host, port)
     config = uvicorn.Config(
         create_app(service), host=host, port=port, log_level="warning", access_log=False
     )
@@ -82,9 +83,37 @@ def _free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
+def is_loopback(host: str) -> bool:
+    """Whether `host` only accepts connections from this machine."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise :class:`ServeError` (one line) unless `port` is valid and free on `host`."""
+    if not 1 <= port <= 65535:
+        raise ServeError(f"cannot serve on port {port}: a port is a number from 1 to 65535")
+    _check_port_free(host, port)
+
+
 def _check_port_free(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except (OSError, UnicodeError) as exc:
+        raise ServeError(f"cannot serve on {host}:{port}: {_reason(exc)}") from None
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # uvicorn binds with SO_REUSEADDR: a port in TIME_WAIT is free for it, so for us too.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
-        except OSError as exc:
-            raise ServeError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+        except (OSError, OverflowError) as exc:
+            raise ServeError(f"cannot serve on {host}:{port}: {_reason(exc)}") from None
+
+
+def _reason(exc: Exception) -> str:
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return " ".join(text.split()) or type(exc).__name__

@@ -195,6 +195,7 @@ def _environment_section(summary: Mapping[str, Any]) -> str:
     pairs["started"] = _text(summary.get("startedAt"), "unknown")
     pairs["seed"] = _text(summary.get("seed"), "random")
     pairs["suites"] = ", ".join(_strings(summary.get("suites"))) or "unknown"
+    pairs.update(_resilience(summary))
     rows = "".join(
         f"<dt>{escape(key)}</dt><dd><code>{escape(mask_secrets(value))}</code></dd>"
         for key, value in pairs.items()
@@ -203,6 +204,31 @@ def _environment_section(summary: Mapping[str, Any]) -> str:
         '<section id="environment"><h2>Target and environment</h2>'
         f'<dl class="environment">{rows}</dl></section>'
     )
+
+
+def _resilience(summary: Mapping[str, Any]) -> dict[str, str]:
+    """How flaky the target was (retries, writes whose answer was lost) and what cleanup
+    left behind: a live run's reader must see both next to the verdict they qualify."""
+    found: dict[str, str] = {}
+    retries = _mapping(summary.get("retries"))
+    if retries:
+        total = _int(retries.get("totalRetries"), 0)
+        reasons = ", ".join(
+            f"{reason} ×{_int(count, 0)}"
+            for reason, count in sorted(_mapping(retries.get("byReason")).items())
+        )
+        text = f"{total} resent" + (f" ({reasons})" if reasons else "")
+        lost = _int(retries.get("unknownOutcomes"), 0)
+        if lost:
+            text += f"; {lost} write(s) with a lost answer, their tests inconclusive"
+        found["retries"] = text
+    cleanup = _mapping(summary.get("cleanup"))
+    if cleanup:
+        left = _strings(cleanup.get("left"))
+        found["cleanup"] = (
+            f"left on the target: {'; '.join(left)}" if left else "complete: nothing left"
+        )
+    return found
 
 
 # --- suite × outcome -----------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -12,25 +13,36 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
+from wfcontracts import __version__
 from wfcontracts.checks import REGISTRY, CheckFailure
 from wfcontracts.checks.exchange import Exchange
 from wfcontracts.redact import mask_known
+from wfcontracts.shipped import shipped_path, tree_digest
+from wfcontracts.target import WriteOutcomeUnknownError
 
 if TYPE_CHECKING:
-    import pytest
-
     from wfcontracts.runtime import Runtime
 
 SCHEMA = "wfcontracts.summary/1"
+#: A run with more inconclusive tests than this (and than ``INCONCLUSIVE_SHARE`` of its tests)
+#: proves too little: an environment error, not a pass.
+INCONCLUSIVE_LIMIT = 5
+INCONCLUSIVE_SHARE = 0.10
 
 
 def suite_of(nodeid: str) -> str:
-    """`suites/contract/test_x.py::t` → `contract`; tests outside suites/ → their top folder."""
+    """`suites/contract/test_x.py::t` (`_suites/…` from an installed wheel) → `contract`; tests
+    outside the suites → their top folder."""
     parts = nodeid.split("::")[0].split("/")
-    return parts[1] if len(parts) > 2 and parts[0] == "suites" else parts[0]
+    return parts[1] if len(parts) > 2 and parts[0] in ("suites", "_suites") else parts[0]
 
 
-def versions() -> dict[str, str | None]:
+def versions(contract_sha256: str | None = None) -> dict[str, str | None]:
+    """What a run needs to be reproduced: harness, contract and suites (a digest of each
+    suite's files, equal for a checkout and a wheel of the same source), key dependencies."""
+
     def version(name: str) -> str | None:
         try:
             return metadata.version(name)
@@ -38,11 +50,25 @@ def versions() -> dict[str, str | None]:
             return None
 
     return {
-        "wfcontracts": version("wfcontracts"),
+        # The imported code's own version: an editable install's metadata can lag behind it.
+        "wfcontracts": __version__,
+        "contract": contract_sha256,
+        **suite_versions(),
         "schemathesis": version("schemathesis"),
         "cognite-sdk": version("cognite-sdk"),
         "python": platform.python_version(),
     }
+
+
+def suite_versions() -> dict[str, str | None]:
+    """``suites``: sha256 of every shipped suite file; ``suites/<suite>``: of one suite's."""
+    root = shipped_path("_suites", "suites")
+    if root is None:
+        return {"suites": None}
+    found: dict[str, str | None] = {"suites": tree_digest(root)}
+    for suite in sorted(p.name for p in root.iterdir() if p.is_dir() and p.name[0] not in "._"):
+        found[f"suites/{suite}"] = tree_digest(root / suite)
+    return found
 
 
 class ResultCollector:
@@ -57,6 +83,10 @@ class ResultCollector:
         self._last: dict[str, tuple[Exchange, list[CheckFailure]]] = {}
         self._lock = threading.Lock()
         self.started = time.time()
+        #: More summary sections (cleanup, retries), added by whoever owns the runtime.
+        self.extra: dict[str, Any] = {}
+        #: The first environment error (target unreachable, token revoked) that stopped the run.
+        self.environment_error: str | None = None
 
     def bind(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -81,8 +111,13 @@ class ResultCollector:
         operation = _marker(item, "operation") or (last[0].operation.operation_id if last else "-")
         check = (failure.check if failure else None) or _marker(item, "check") or item.name
         outcome = "passed" if report.passed else "skipped" if report.skipped else "failed"
-        if report.failed and report.when != "call":
-            outcome = "error"
+        if report.failed and not is_verdict(call.excinfo):
+            outcome = "error"  # a crash (also in a fixture), not a finding about the target
+        lost = outcome_unknown(call.excinfo.value if call.excinfo else None)
+        if lost is not None and not report.passed:
+            # A write whose answer was lost judges nothing either way: neither a verdict nor
+            # a broken environment (the run goes on); counted, and bounded in `summary`.
+            outcome = "skipped"
         entry = {
             "suite": suite_of(item.nodeid),
             "operation": operation,
@@ -91,7 +126,11 @@ class ResultCollector:
             "severity": (failure.severity if failure else None)
             or _marker(item, "severity")
             or "major",
-            "message": self._mask(_message(report, failure)),
+            "message": self._mask(
+                f"inconclusive: {lost}"
+                if outcome == "skipped" and lost is not None
+                else _message(report, failure)
+            ),
             "nodeid": item.nodeid,
             "durationSeconds": round(report.duration, 4),
             "atSeconds": round(time.time() - self.started, 3),
@@ -101,6 +140,8 @@ class ResultCollector:
             "request": None,
             "response": None,
         }
+        if outcome == "skipped" and lost is not None:
+            entry["inconclusive"] = True
         if outcome in ("failed", "error") and last is not None:
             entry["request"] = self._mask(last[0].curl)
             entry["response"] = self._mask(f"HTTP {last[0].status}\n{last[0].excerpt()}")
@@ -119,6 +160,7 @@ class ResultCollector:
             key = {"error": "errors"}.get(entry["outcome"], entry["outcome"])
             totals[key] += 1
         transitions = runtime.context.extras.get("transitions") if runtime else None
+        inconclusive = sum(1 for entry in self.entries if entry.get("inconclusive"))
         return {
             "schema": SCHEMA,
             "target": _target(runtime),
@@ -126,24 +168,64 @@ class ResultCollector:
                 "path": str(runtime.contract.path) if runtime else None,
                 "sha256": runtime.contract.sha256 if runtime else None,
             },
-            "versions": versions(),
+            "versions": versions(runtime.contract.sha256 if runtime else None),
             "startedAt": datetime.fromtimestamp(self.started, UTC).isoformat(timespec="seconds"),
             "durationSeconds": round(time.time() - self.started, 3),
-            "seed": runtime.options.seed if runtime else None,
+            "seed": runtime.seed if runtime else None,
             "suites": sorted({suite_of(n) for n in nodeids}),
             "totals": totals,
-            "checks": sorted(self.entries, key=lambda e: e["nodeid"]),
+            "checks": sorted(self.entries, key=lambda e: e["nodeid"]) + self._advisories(),
             "coverage": {op: dict(checks) for op, checks in sorted(self.coverage.items())},
             "transitions": transitions.as_dict()
             if transitions is not None
             else {"legal": [], "illegal": []},
+            "fuzz": runtime.context.extras.get("fuzz") if runtime else None,
+            "environmentError": self._mask(self.environment_error or self._too_inconclusive()),
+            **({"inconclusive": inconclusive} if inconclusive else {}),
+            **{key: value for key, value in self.extra.items() if value is not None},
         }
+
+    def _advisories(self) -> list[dict[str, Any]]:
+        """The fuzz run's advisories (constraints the docs do not state, broken) as `minor`
+        failures: in every report, gating only under `--fail-on …,minor`."""
+        fuzz = self.runtime.context.extras.get("fuzz") if self.runtime else None
+        entries = []
+        for index, advisory in enumerate((fuzz or {}).get("advisories", [])):
+            entries.append(
+                {
+                    "suite": "fuzz",
+                    "operation": advisory["operation"],
+                    "check": advisory["check"],
+                    "outcome": "failed",
+                    "severity": "minor",
+                    "advisory": True,
+                    "message": self._mask(advisory["message"]),
+                    "nodeid": f"fuzz::advisory[{index}]",
+                    "durationSeconds": 0.0,
+                    "atSeconds": None,
+                    "reproduction": self._mask(advisory.get("reproduction")),
+                    "request": None,
+                    "response": None,
+                }
+            )
+        return entries
 
     def write_summary(self, path: Path, nodeids: list[str]) -> dict[str, Any]:
         data = self.summary(nodeids)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
         return data
+
+    def _too_inconclusive(self) -> str | None:
+        """Why the run proves too little when writes kept losing their answers, or None."""
+        lost = [entry for entry in self.entries if entry.get("inconclusive")]
+        if len(lost) <= max(INCONCLUSIVE_LIMIT, INCONCLUSIVE_SHARE * len(self.entries)):
+            return None
+        return (
+            f"{len(lost)} of {len(self.entries)} tests inconclusive: the answers to their "
+            f"writes were lost ({lost[0]['message'].removeprefix('inconclusive: ')}); the "
+            "connection to the target is too unreliable for a verdict"
+        )
 
     def _mask(self, text: str | None) -> str | None:
         if text is None or self.runtime is None:
@@ -159,6 +241,44 @@ def _target(runtime: Runtime | None) -> dict[str, Any]:
         "baseUrl": runtime.config.base_url,
         "project": runtime.config.project,
     }
+
+
+def is_verdict(excinfo: pytest.ExceptionInfo[BaseException] | None) -> bool:
+    """Whether a test's exception judges the target (a check failed, an assertion about the
+    target, schemathesis' failures) rather than the harness or the environment breaking (a
+    crash, a KeyError in a scenario, a hypothesis usage error, a network fault): those are
+    `error`, and a run with one proves nothing either way."""
+    if excinfo is None:
+        return True
+    return _judges(excinfo.value)
+
+
+def _judges(exc: BaseException) -> bool:
+    if isinstance(exc, CheckFailure | AssertionError | pytest.fail.Exception):
+        return True
+    failures = sys.modules.get("schemathesis.core.failures")
+    if failures is not None and isinstance(exc, failures.Failure | failures.FailureGroup):
+        return True
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_judges(inner) for inner in exc.exceptions)
+    return False
+
+
+def outcome_unknown(exc: BaseException | None) -> WriteOutcomeUnknownError | None:
+    """The lost write behind a test's exception, when every exception it raised comes from one
+    (a check that failed as well still makes the test a verdict)."""
+    if exc is None:
+        return None
+    if isinstance(exc, WriteOutcomeUnknownError):
+        return exc
+    if _judges(exc) and not isinstance(exc, BaseExceptionGroup):
+        return None  # a verdict raised while handling a lost write is still a verdict
+    if isinstance(exc, BaseExceptionGroup):
+        found = [outcome_unknown(inner) for inner in exc.exceptions]
+        first = found[0] if found else None
+        return first if first is not None and all(found) else None
+    cause = exc.__cause__ or exc.__context__
+    return outcome_unknown(cause) if cause is not exc else None
 
 
 def _check_failure(call: pytest.CallInfo[None]) -> CheckFailure | None:

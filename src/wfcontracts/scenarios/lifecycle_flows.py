@@ -4,22 +4,38 @@ Every function takes a :class:`LifecycleProbe` and raises :class:`CheckFailure` 
 breaks the lifecycle: the lifecycle checks judge every response on the way (cancel, retry and
 the observations after them), and each scenario adds the assertions that only it can make
 (named by the scenario check, e.g. ``retry_attempts``). They run unchanged on real CDF, on the
-mock served over HTTP, embedded, and from cassettes; only :func:`task_times_out` needs the
-embedded mock's virtual clock.
+mock served over HTTP (at any pace), embedded, and from cassettes; only :func:`task_times_out`
+and :func:`execution_times_out` need the embedded mock's virtual clock.
+
+A target is eventually consistent: each write of a scenario (cancel, retry, task update) waits,
+polling with backoff up to the run's deadline, until the write shows, and the scenario judges
+what it then sees. Every decision is taken on what a response shows, never on how long it took,
+so a replay asks exactly the recorded requests. On a real-time target :class:`ScenarioPool`
+runs independent scenarios at once, so a realistic pace does not add up over the suite.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from wfcontracts.checks import CheckFailure
+from wfcontracts.checks import CheckedSession, CheckFailure
 from wfcontracts.checks.exchange import Exchange
+from wfcontracts.checks.session import Observer
 from wfcontracts.contract.operations import CANCEL, GET, LIST, RETRY
+from wfcontracts.scenarios.lifecycle import (
+    ACTIVE_TASK_STATUSES,
+    AttemptWatch,
+    not_run_again,
+    retried_attempts,
+)
 from wfcontracts.scenarios.probes import (
     TERMINAL,
+    GaveUp,
     Probe,
     depends,
     fail_task,
@@ -29,7 +45,18 @@ from wfcontracts.scenarios.probes import (
     wait_task,
 )
 
-__all__ = ["SCENARIOS", "LifecycleProbe", "Scenario"]
+if TYPE_CHECKING:
+    from wfcontracts.runtime import Runtime
+
+__all__ = [
+    "SCENARIOS",
+    "LifecycleProbe",
+    "Scenario",
+    "ScenarioPool",
+    "ScenarioRun",
+    "scenario",
+    "scenario_of",
+]
 
 
 Detail = dict[str, Any]
@@ -38,19 +65,35 @@ Predicate = Callable[[Detail], bool]
 
 @dataclass
 class LifecycleProbe(Probe):
-    """A :class:`Probe` with scenario assertions and polling that never depends on time.
+    """A :class:`Probe` with scenario assertions, whose writes wait until they show.
 
-    Polling counts the pauses it would take instead of reading a clock, so a replay makes
-    exactly the requests that were recorded; under replay it does not sleep at all.
+    ``cancel`` returns once the execution is TERMINATED with no task active; ``retry`` once
+    the tasks it re-runs show a new run; ``update_task`` once the reported attempt left
+    IN_PROGRESS (or a new attempt appeared). Each gives up at the run's deadline.
     """
 
     last: Exchange | None = field(default=None, init=False)
+    _details: dict[str, Detail] = field(default_factory=dict, init=False)
+    _owners: dict[str, str] = field(default_factory=dict, init=False)
+    _watches: dict[str, AttemptWatch] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.session.observers.append(self._remember)
 
     def _remember(self, exchange: Exchange, failures: list[CheckFailure]) -> None:
         self.last = exchange
+        body = exchange.response_json if exchange.response_is_json else None
+        if exchange.operation.operation_id != GET or exchange.status != 200:
+            return
+        if isinstance(body, dict) and isinstance(body.get("id"), str):
+            self._details[body["id"]] = body
+            for task in _tasks(body):
+                self._owners[str(task.get("id"))] = body["id"]
+
+    def latest(self, execution_id: str) -> Detail:
+        """The last detailed observation of the execution (fetched when there is none)."""
+        return self._details.get(execution_id) or self.get(execution_id)
 
     def failure(self, check: str, seen: str, allowed: str, operation: str = GET) -> CheckFailure:
         """A scenario-level failure, reproduced by the last request sent."""
@@ -76,18 +119,27 @@ class LifecycleProbe(Probe):
         self.expect(seen == status, check, f"task {task_id} {seen!r}{context}", allowed)
 
     def wait_for(
-        self, execution_id: str, predicate: Predicate, what: str, check: str, budget_s: float = 120
+        self,
+        execution_id: str,
+        predicate: Predicate,
+        what: str,
+        check: str,
+        *,
+        give_up: Predicate | None = None,
     ) -> Detail:
-        """Poll until ``predicate`` holds; fail as soon as the execution ends without it."""
-        waited, delay = 0.0, 0.2
-        while True:
-            detail = self.get(execution_id)
-            if predicate(detail):
-                return detail
-            if detail.get("status") in TERMINAL or waited >= budget_s:
-                raise self.failure(check, describe(detail), what)
-            self._pause(delay)
-            waited, delay = waited + delay, min(delay * 2, 5.0)
+        """Poll until ``predicate`` holds; fail at the deadline, or as soon as ``give_up``
+        holds (by default: the execution ended without it)."""
+        try:
+            return self.poll(
+                lambda: self.get(execution_id),
+                predicate,
+                what,
+                give_up=_is_terminal if give_up is None else give_up,
+            )
+        except GaveUp as gave_up:
+            detail: Detail = gave_up.last
+            late = "" if _is_terminal(detail) else f" ({gave_up.waited:.0f} s later)"
+            raise self.failure(check, describe(detail) + late, what) from None
 
     def task_in(self, execution_id: str, external_id: str, status: str, check: str) -> Detail:
         """Wait until the task ``external_id`` has an attempt in ``status``; return it."""
@@ -107,6 +159,72 @@ class LifecycleProbe(Probe):
         self.expect(detail.get("status") == status, check, describe(detail), f"status {status}")
         return detail
 
+    # -- writes that wait until they show ------------------------------------------------
+
+    def cancel(self, execution_id: str, reason: str | None = None) -> dict[str, Any]:
+        answer = super().cancel(execution_id, reason)
+        self._expect_accepted("cancel of a RUNNING execution")
+        self.wait_for(
+            execution_id,
+            lambda d: d.get("status") == "TERMINATED" and not _active(d),
+            "TERMINATED with no task IN_PROGRESS or SCHEDULED",
+            "task_effects",
+            give_up=_never,
+        )
+        return answer
+
+    def retry(self, execution_id: str) -> dict[str, Any]:
+        before = retried_attempts(_tasks(self.latest(execution_id)))
+        answer = super().retry(execution_id)
+        self._expect_accepted("retry of a FAILED, TIMED_OUT or TERMINATED execution")
+        self.wait_for(
+            execution_id,
+            lambda d: not not_run_again(_tasks(d), before),
+            f"the retried task(s) {', '.join(sorted(before)) or '-'} to run again",
+            "retry_attempts",
+        )
+        return answer
+
+    def update_task(
+        self, task_id: str, status: str, output: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        execution_id = self._owners.get(task_id)
+        known = _tasks(self._details.get(execution_id or "") or {})
+        task = next((t for t in known if str(t.get("id")) == task_id), None)
+        answer = super().update_task(task_id, status, output)
+        self._expect_accepted("an update of an IN_PROGRESS async task")
+        if execution_id is None or task is None:
+            return answer  # not a task of ours: nothing to wait for
+        watch = self._watches[task_id] = AttemptWatch(task, known)
+        self.wait_for(
+            execution_id,
+            lambda d: watch.moved_on(_tasks(d)),
+            f"task {task.get('externalId')} to leave IN_PROGRESS",
+            "lifecycle_transition",
+            give_up=_never,
+        )
+        return answer
+
+    def _expect_accepted(self, what: str) -> None:
+        # A write refused by mistake would otherwise be waited for until the deadline.
+        status = self.last.status if self.last is not None else 0
+        allowed = f"2xx: {what}"
+        self.expect(200 <= status < 300, "lifecycle_transition", f"answered {status}", allowed)
+
+    def next_attempt(
+        self, execution_id: str, task: Detail, check: str
+    ) -> tuple[Detail, Detail | None]:
+        """After a FAILED report on ``task``: wait for its next attempt IN_PROGRESS or the end
+        of the execution; return the last detail and the new attempt (None: none came)."""
+        watch = self._watches.get(str(task.get("id"))) or AttemptWatch(task)
+        detail = self.wait_for(
+            execution_id,
+            lambda d: _is_terminal(d) or watch.new_attempt(_tasks(d)) is not None,
+            f"a new attempt of task {task.get('externalId')} or the end of the execution",
+            check,
+        )
+        return detail, watch.new_attempt(_tasks(detail))
+
     def refused(self, operation_id: str, execution_id: str, body: dict[str, Any]) -> Exchange:
         """Send an illegal cancel/retry; the lifecycle checks judge the answer."""
         exchange = self.session.call(operation_id, path={"executionId": execution_id}, json=body)
@@ -121,22 +239,25 @@ class LifecycleProbe(Probe):
     def list_executions(self, body: dict[str, Any]) -> dict[str, Any]:
         return dict(self.session.call(LIST, json=body).response_json)
 
-    def _pause(self, seconds: float) -> None:
-        if self.runtime.config.kind == "replay":
-            return  # recorded answers do not change with time
-        mock = self.runtime.mock
-        if mock is not None and mock.virtual_clock:
-            mock.advance(int(seconds * 1000))
-        else:
-            time.sleep(seconds)
-
 
 def describe(detail: Detail) -> str:
     return f"execution {detail.get('status')} with tasks {task_states(detail)}"
 
 
+def _tasks(detail: Detail) -> list[Detail]:
+    return [t for t in detail.get("executedTasks") or [] if isinstance(t, dict)]
+
+
+def _active(detail: Detail) -> list[Detail]:
+    return [t for t in _tasks(detail) if t.get("status") in ACTIVE_TASK_STATUSES]
+
+
 def _is_terminal(detail: Detail) -> bool:
     return detail.get("status") in TERMINAL
+
+
+def _never(detail: Detail) -> bool:
+    return False
 
 
 def _started(task: Detail | None) -> bool:
@@ -194,7 +315,7 @@ def cancel_with_reason(p: LifecycleProbe) -> None:
     """RUNNING -cancel-> TERMINATED; the running task CANCELED; the reason recorded."""
     execution_id, _ = _held_execution(p, "cancel-reason")
     p.cancel(execution_id, reason="wfcontracts: cancelled by the lifecycle suite")
-    detail = p.wait_for(execution_id, _is_terminal, "TERMINATED", "lifecycle_transition")
+    detail = p.latest(execution_id)
     p.expect_task(detail, "hold", "CANCELED", "task_effects", "CANCELED", " after cancel")
 
 
@@ -202,14 +323,12 @@ def cancel_default_reason(p: LifecycleProbe) -> None:
     """Cancel without a reason: reasonForIncompletion is some non-empty default."""
     execution_id, _ = _held_execution(p, "cancel-default")
     p.cancel(execution_id)
-    p.wait_for(execution_id, _is_terminal, "TERMINATED", "lifecycle_transition")
 
 
 def cancel_twice(p: LifecycleProbe) -> None:
     """A second cancel is refused (any 4xx) and leaves the execution TERMINATED."""
     execution_id, _ = _held_execution(p, "cancel-twice")
     p.cancel(execution_id, reason="first")
-    p.wait_for(execution_id, _is_terminal, "TERMINATED", "lifecycle_transition")
     p.refused(CANCEL, execution_id, {"reason": "second"})
     detail = p.get(execution_id)
     p.expect(
@@ -244,7 +363,6 @@ def retry_after_cancel(p: LifecycleProbe) -> None:
     p.update_task(first["id"], "COMPLETED")
     p.task_in(execution_id, "second", "IN_PROGRESS", "lifecycle_transition")
     p.cancel(execution_id, reason="wfcontracts: cancel before retry")
-    p.wait_for(execution_id, _is_terminal, "TERMINATED", "lifecycle_transition")
     p.retry(execution_id)
     second = p.task_in(execution_id, "second", "IN_PROGRESS", "retry_attempts")
     p.update_task(second["id"], "COMPLETED")
@@ -265,20 +383,18 @@ def retry_after_failure(p: LifecycleProbe) -> None:
     p.finished(execution_id, "COMPLETED", "lifecycle_transition")
 
 
-def _fail_attempt(p: LifecycleProbe, execution_id: str, task_id: str) -> Detail:
-    """Report FAILED; return the detail once the task runs again or the execution ended."""
-    p.update_task(task_id, "FAILED")
-    return p.wait_for(
-        execution_id,
-        lambda d: _is_terminal(d) or task_of(d, "hold", "IN_PROGRESS") is not None,
-        "a new attempt or the end of the execution",
-        "task_update_retry",
-    )
+def _fail_attempt(p: LifecycleProbe, execution_id: str, task: Detail) -> tuple[Detail, Any]:
+    """Report FAILED; return the detail once the task runs again (and that attempt) or the
+    execution ended (and None)."""
+    p.update_task(task["id"], "FAILED")
+    return p.next_attempt(execution_id, task, "task_update_retry")
 
 
-def _expect_exhausted(p: LifecycleProbe, detail: Detail, check: str, why: str) -> None:
+def _expect_exhausted(
+    p: LifecycleProbe, detail: Detail, again: Detail | None, check: str, why: str
+) -> None:
     p.expect(
-        detail.get("status") == "FAILED" and task_of(detail, "hold", "IN_PROGRESS") is None,
+        detail.get("status") == "FAILED" and again is None,
         check,
         describe(detail),
         f"FAILED with no further attempt ({why})",
@@ -288,16 +404,16 @@ def _expect_exhausted(p: LifecycleProbe, detail: Detail, check: str, why: str) -
 def retry_limits(p: LifecycleProbe) -> None:
     """A task that exhausted its retries gets exactly one more attempt per retry request."""
     execution_id, task = _held_execution(p, "retry-limits", retries=1)
-    detail = _fail_attempt(p, execution_id, task["id"])
-    retried = task_of(detail, "hold", "IN_PROGRESS")
+    detail, retried = _fail_attempt(p, execution_id, task)
     p.expect(retried is not None, "task_update_retry", describe(detail), "a second attempt")
     assert retried is not None
-    _expect_exhausted(p, _fail_attempt(p, execution_id, retried["id"]), "task_update_retry", "1+1")
+    detail, again = _fail_attempt(p, execution_id, retried)
+    _expect_exhausted(p, detail, again, "task_update_retry", "1+1")
     for _ in range(2):
         p.retry(execution_id)
         extra = p.task_in(execution_id, "hold", "IN_PROGRESS", "retry_attempts")
-        detail = _fail_attempt(p, execution_id, extra["id"])
-        _expect_exhausted(p, detail, "retry_attempts", "one extra attempt per retry")
+        detail, again = _fail_attempt(p, execution_id, extra)
+        _expect_exhausted(p, detail, again, "retry_attempts", "one extra attempt per retry")
     p.retry(execution_id)
     last = p.task_in(execution_id, "hold", "IN_PROGRESS", "retry_attempts")
     p.update_task(last["id"], "COMPLETED")
@@ -310,8 +426,7 @@ def retry_limits(p: LifecycleProbe) -> None:
 def failed_update_retried(p: LifecycleProbe) -> None:
     """An async task reported FAILED with retries left gets a new attempt (IN_PROGRESS)."""
     execution_id, task = _held_execution(p, "update-failed", retries=1)
-    detail = _fail_attempt(p, execution_id, task["id"])
-    again = task_of(detail, "hold", "IN_PROGRESS")
+    detail, again = _fail_attempt(p, execution_id, task)
     p.expect(
         detail.get("status") == "RUNNING" and again is not None,
         "task_update_retry",
@@ -327,13 +442,8 @@ def terminal_error_not_retried(p: LifecycleProbe) -> None:
     """FAILED_WITH_TERMINAL_ERROR is not retried although retries are left: execution FAILED."""
     execution_id, task = _held_execution(p, "update-terminal", retries=1)
     p.update_task(task["id"], "FAILED_WITH_TERMINAL_ERROR")
-    detail = p.wait_for(
-        execution_id,
-        lambda d: _is_terminal(d) or task_of(d, "hold", "IN_PROGRESS") is not None,
-        "the end of the execution",
-        "task_update_retry",
-    )
-    _expect_exhausted(p, detail, "task_update_retry", "FAILED_WITH_TERMINAL_ERROR")
+    detail, again = p.next_attempt(execution_id, task, "task_update_retry")
+    _expect_exhausted(p, detail, again, "task_update_retry", "FAILED_WITH_TERMINAL_ERROR")
     final = task_of(detail, "hold") or {}
     p.expect(
         final.get("status") in ("FAILED", "FAILED_WITH_TERMINAL_ERROR"),
@@ -466,16 +576,20 @@ def list_filters_and_pages(p: LifecycleProbe) -> None:
 
 def _listed(p: LifecycleProbe, body: dict[str, Any], wanted: set[str], check: str) -> list[Detail]:
     """List until every wanted id shows up (a new execution may take a moment to be listed)."""
-    waited, delay = 0.0, 0.2
-    while True:
-        items = [i for i in p.list_executions(body).get("items") or [] if isinstance(i, dict)]
-        missing = wanted - {str(i.get("id")) for i in items}
-        if not missing:
-            return items
-        if waited >= 60:
-            raise p.failure(check, f"executions {sorted(missing)} missing", "listed", LIST)
-        p._pause(delay)
-        waited, delay = waited + delay, min(delay * 2, 5.0)
+
+    def items() -> list[Detail]:
+        found = p.list_executions(body).get("items") or []
+        return [i for i in found if isinstance(i, dict)]
+
+    try:
+        return p.poll(
+            items,
+            lambda found: wanted <= {str(i.get("id")) for i in found},
+            f"{len(wanted)} execution(s) to be listed",
+        )
+    except GaveUp as gave_up:
+        missing = sorted(wanted - {str(i.get("id")) for i in gave_up.last})
+        raise p.failure(check, f"executions {missing} missing", "listed", LIST) from None
 
 
 def _expect_status_filter(p: LifecycleProbe, workflows: list[Detail], held: str) -> None:
@@ -585,3 +699,121 @@ SCENARIOS: dict[str, Scenario] = {
         execution_times_out,
     )
 }
+
+
+# --- running scenarios at once -------------------------------------------------------------
+
+_Test = TypeVar("_Test", bound=Callable[..., Any])
+
+
+def scenario(fn: Scenario) -> Callable[[_Test], _Test]:
+    """Name the scenario a suite test drives (so a :class:`ScenarioPool` can start it early)."""
+
+    def mark(test: _Test) -> _Test:
+        setattr(test, "wfc_scenario", fn)  # noqa: B010 - an attribute mypy does not know
+        return test
+
+    return mark
+
+
+def scenario_of(test: Any) -> Scenario | None:
+    """The scenario :func:`scenario` named for ``test`` (None: not a scenario test)."""
+    found = getattr(test, "wfc_scenario", None)
+    return found if callable(found) else None
+
+
+@dataclass
+class Outcome:
+    """How one scenario ran: every exchange with its check failures, and what it raised."""
+
+    exchanges: list[tuple[Exchange, list[CheckFailure]]]
+    error: Exception | None
+    wall_s: float
+
+    def replay(self, observers: list[Observer]) -> None:
+        """Tell ``observers`` every exchange (reports, per test) and raise what the scenario
+        raised, as if it had run right here."""
+        for exchange, failures in self.exchanges:
+            for observer in observers:
+                observer(exchange, failures)
+        if self.error is not None:
+            raise self.error
+
+
+class ScenarioPool:
+    """Independent scenarios running at once on a thread pool, each on its own session.
+
+    Scenarios share nothing but the target and the run's check context (thread-safe); each
+    gets its own probe and workflows. Only a real-time target qualifies: the embedded mock's
+    virtual clock is one clock every scenario would move, and a cassette (replay, recording)
+    belongs to the one test running. Each scenario's exchanges are kept until its test asks for
+    the outcome, so reports still attribute every exchange to its test.
+    """
+
+    def __init__(self, runtime: Runtime, workers: int = 16) -> None:
+        self.runtime = runtime
+        self.stop = threading.Event()
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="wfcontracts-scenario")
+        self._futures: dict[str, Future[Outcome]] = {}
+
+    @staticmethod
+    def fits(runtime: Runtime) -> bool:
+        """Whether scenarios may run at once on this runtime's target."""
+        return runtime.mock is None and runtime.config.kind == "live" and runtime.recorder is None
+
+    def start(self, key: str, fn: Scenario) -> None:
+        if key not in self._futures:
+            self._futures[key] = self._executor.submit(self._run, fn)
+
+    def started(self, key: str) -> bool:
+        return key in self._futures
+
+    def outcome(self, key: str) -> Outcome:
+        """Wait for the scenario started under ``key``."""
+        return self._futures.pop(key).result()
+
+    def close(self) -> None:
+        """Stop every scenario still waiting, and wait for the pool to drain."""
+        self.stop.set()
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def _run(self, fn: Scenario) -> Outcome:
+        kept: list[tuple[Exchange, list[CheckFailure]]] = []
+        session = self.runtime.session()
+        # Only kept here: the test's own observers hear them when it asks for the outcome.
+        session.observers = [lambda exchange, failures: kept.append((exchange, failures))]
+        started = time.perf_counter()
+        error: Exception | None = None
+        try:
+            fn(LifecycleProbe(self.runtime, session, stop=self.stop, label=fn.__name__))
+        except Exception as exc:  # re-raised in its test's thread
+            error = exc
+        return Outcome(kept, error, time.perf_counter() - started)
+
+
+class ScenarioRun:
+    """One suite test's scenario: its outcome from the pool, or run here and now."""
+
+    def __init__(
+        self,
+        key: str,
+        test: Any,
+        runtime: Runtime,
+        session: CheckedSession,
+        pool: ScenarioPool | None = None,
+    ) -> None:
+        self.key = key
+        self.test = test
+        self.runtime = runtime
+        self.session = session
+        self.pool = pool
+
+    def verify(self) -> None:
+        """Raise what the scenario found (a CheckFailure naming the check), if anything."""
+        if self.pool is not None and self.pool.started(self.key):
+            self.pool.outcome(self.key).replay(self.session.observers)
+            return
+        fn = scenario_of(self.test)
+        if fn is None:
+            raise TypeError(f"{self.key} names no scenario (decorate it with @scenario)")
+        fn(LifecycleProbe(self.runtime, self.session, label=fn.__name__))

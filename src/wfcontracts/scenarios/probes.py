@@ -4,27 +4,59 @@
 - a task that fails: `cdf` GET of a workflow that does not exist (404);
 - a task that waits: an async `function` task, held IN_PROGRESS until the scenario updates it.
 
-Names start with the run prefix so cleanup finds them; polling backs off against a deadline, and
-on the embedded mock it advances the virtual clock instead of sleeping.
+Names start with the run prefix so cleanup finds them. A live target shows a write's effect a
+moment after answering it, so every wait polls with backoff (50 ms growing to 1 s) up to the
+run's deadline (``--deadline``) and says what it waits for every few seconds; on the embedded
+mock it advances the virtual clock instead of sleeping, and a replay never sleeps.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from wfcontracts.checks import CheckedSession
+from wfcontracts.checks.lifecycle import history_of
 
 if TYPE_CHECKING:
     from wfcontracts.runtime import Runtime
 
 TERMINAL = frozenset({"COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED"})
+FIRST_PAUSE_S = 0.05
+MAX_PAUSE_S = 1.0
+BACKOFF = 1.6
+#: A wait longer than this says what it waits for (and again as often).
+PROGRESS_EVERY_S = 5.0
+
+Detail = dict[str, Any]
+_T = TypeVar("_T")
 
 
 class DeadlineExceeded(AssertionError):
     """The target did not reach the awaited state in time."""
+
+
+class Stopped(RuntimeError):
+    """The run is ending: a wait gave up early (another scenario failed the run, Ctrl-C)."""
+
+
+class _ReplayClock:
+    """A replay's time: the pauses it would have taken (it never sleeps)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._now = 0.0
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
 
 
 def succeed_task(external_id: str, **extra: Any) -> dict[str, Any]:
@@ -76,6 +108,13 @@ class Probe:
 
     runtime: Runtime
     session: CheckedSession
+    #: Set when the run is ending: every wait stops at its next pause.
+    stop: threading.Event | None = field(default=None, kw_only=True)
+    #: Names the waits in progress lines (several scenarios may wait at once).
+    label: str = field(default="", kw_only=True)
+
+    def __post_init__(self) -> None:
+        history_of(self.session.context).use_clock(self.now, self.deadline_s)
 
     @property
     def prefix(self) -> str:
@@ -88,6 +127,11 @@ class Probe:
     @property
     def missing_workflow(self) -> str:
         return f"{self.prefix}-missing"
+
+    @property
+    def deadline_s(self) -> float:
+        """How long a write may take to show (``--deadline``)."""
+        return float(self.runtime.options.deadline_s)
 
     def name(self, scenario: str) -> str:
         return f"{self.prefix}-{scenario}"
@@ -159,27 +203,75 @@ class Probe:
         exchange = self.session.call("UpdateTaskStatus", path={"taskId": task_id}, json=body)
         return dict(exchange.response_json)
 
+    def list_ids(self, xid: str) -> set[str]:
+        """The ids of the executions of workflow ``xid`` the list shows now."""
+        body = {"filter": {"workflowFilters": [{"externalId": xid}]}, "limit": 1000}
+        items = self.session.call("ListWorkflowExecutions", json=body).response_json["items"]
+        return {str(item.get("id")) for item in items if isinstance(item, dict)}
+
+    def nothing_created(
+        self, xid: str, version: str, what: str, known: frozenset[str] = frozenset()
+    ) -> None:
+        """Prove that ``what`` (a refused request on ``xid``) created no execution.
+
+        An empty list right after it proves nothing on a server whose list lags: a control
+        run is started, and once the list shows it, anything else it shows (but ``known``, our
+        own earlier runs) was created by the refused request.
+        """
+        control = str(self.run(xid, version)["id"])
+        listed = self.poll(
+            lambda: self.list_ids(xid),
+            lambda ids: control in ids,
+            f"the control run of {xid} to be listed",
+        )
+        extra = sorted(listed - known - {control})
+        if extra:
+            raise AssertionError(f"{what} created execution(s) {extra} (listed with a later run)")
+
     def wait_until(
         self,
         execution_id: str,
-        predicate: Callable[[dict[str, Any]], bool],
+        predicate: Callable[[Detail], bool],
         what: str,
-        timeout_s: float = 120.0,
-    ) -> dict[str, Any]:
-        """Poll the execution with backoff until `predicate` holds, or fail naming `what`."""
-        deadline = time.monotonic() + timeout_s
-        delay = 0.2
+        timeout_s: float | None = None,
+    ) -> Detail:
+        """Poll the execution until `predicate` holds, or fail naming `what` at the deadline."""
+        try:
+            return self.poll(lambda: self.get(execution_id), predicate, what, timeout_s)
+        except GaveUp as gave_up:
+            detail = gave_up.last
+            raise DeadlineExceeded(
+                f"execution {execution_id} did not reach {what} within {gave_up.waited:.0f} s "
+                f"(status {detail.get('status')}, tasks {task_states(detail)})"
+            ) from None
+
+    def poll(
+        self,
+        observe: Callable[[], _T],
+        predicate: Callable[[_T], bool],
+        what: str,
+        timeout_s: float | None = None,
+        give_up: Callable[[_T], bool] | None = None,
+    ) -> _T:
+        """Observe with backoff until ``predicate`` holds; raise :class:`GaveUp` (with the
+        last observation) at the deadline or as soon as ``give_up`` says it never will."""
+        deadline = self.deadline_s if timeout_s is None else timeout_s
+        start = self.now()
+        delay, report_at = FIRST_PAUSE_S, PROGRESS_EVERY_S
         while True:
-            detail = self.get(execution_id)
-            if predicate(detail):
-                return detail
-            if time.monotonic() > deadline:
-                raise DeadlineExceeded(
-                    f"execution {execution_id} did not reach {what} within {timeout_s:.0f} s "
-                    f"(status {detail.get('status')}, tasks {task_states(detail)})"
-                )
-            self._pause(delay)
-            delay = min(delay * 2, 5.0)
+            seen = observe()
+            if predicate(seen):
+                return seen
+            waited = self.now() - start
+            if waited >= deadline or (give_up is not None and give_up(seen)):
+                raise GaveUp(seen, waited)
+            if waited >= report_at and self.realtime:
+                who = f"{self.label}: " if self.label else ""
+                self.runtime.progress(f"wfcontracts: {who}waiting for {what}… {waited:.0f} s")
+                report_at += PROGRESS_EVERY_S
+            # The last pause ends just past the deadline: the final look is after it.
+            self._pause(min(delay, deadline - waited + 0.01))
+            delay = min(delay * BACKOFF, MAX_PAUSE_S)
 
     def wait_for_task(
         self, execution_id: str, task_external_id: str, status: str = "IN_PROGRESS"
@@ -199,12 +291,50 @@ class Probe:
             execution_id, lambda d: d.get("status") in TERMINAL, "a terminal status"
         )
 
-    def _pause(self, seconds: float) -> None:
+    @property
+    def realtime(self) -> bool:
+        """Waits take wall-clock time (not the embedded mock's virtual clock, not a replay)."""
+        mock = self.runtime.mock
+        return self.runtime.config.kind != "replay" and not (mock and mock.virtual_clock)
+
+    def now(self) -> float:
+        """Seconds on the clock waits are measured by (any origin)."""
         mock = self.runtime.mock
         if mock is not None and mock.virtual_clock:
-            mock.advance(int(seconds * 1000))
+            return mock.clock.now_ms() / 1000
+        if self.runtime.config.kind == "replay":
+            return self._replay_clock().now()
+        return time.monotonic()
+
+    def _pause(self, seconds: float) -> None:
+        if self.stop is not None and self.stop.is_set():
+            raise Stopped("the run is ending")
+        mock = self.runtime.mock
+        if mock is not None and mock.virtual_clock:
+            mock.advance(max(int(seconds * 1000), 1))
+        elif self.runtime.config.kind == "replay":
+            self._replay_clock().advance(seconds)  # recorded answers do not change with time
+        elif self.stop is not None:
+            if self.stop.wait(seconds):
+                raise Stopped("the run is ending")
         else:
             time.sleep(seconds)
+
+    def _replay_clock(self) -> _ReplayClock:
+        context = self.session.context
+        with context.lock:
+            found = context.extras.setdefault("replay_clock", _ReplayClock())
+        assert isinstance(found, _ReplayClock)
+        return found
+
+
+class GaveUp(Exception):
+    """A poll ended without its condition: the last observation and how long it waited."""
+
+    def __init__(self, last: Any, waited: float) -> None:
+        super().__init__(f"gave up after {waited:.1f} s")
+        self.last = last
+        self.waited = waited
 
 
 def task_of(

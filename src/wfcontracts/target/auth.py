@@ -1,8 +1,11 @@
 """httpx authentication for live targets: a fixed bearer token, or OAuth2 client credentials.
 
 ``ClientCredentialsAuth`` caches its access token until shortly before it expires, fetches a new
-one when the API answers 401 (retrying that request once), and is safe to share between threads
-and between sync and async clients. Errors never carry the client secret or a token.
+one when the API answers 401 (resending that request once, then returning whatever the API
+answers: a second 401 with a fresh token is the API's verdict, not a stale cache), and is safe
+to share between threads and between sync and async clients. A fixed token cannot be renewed:
+``BearerAuth`` raises ``TokenRevokedError`` on a 401 once the preflight passed. Errors never
+carry the client secret or a token.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import httpx
 
 from wfcontracts.errors import WfcontractsError
 from wfcontracts.redact import mask_known
+from wfcontracts.target import TokenRevokedError
 from wfcontracts.target.config import ClientCredentials, TargetConfig
 
 __all__ = ["AuthError", "BearerAuth", "ClientCredentialsAuth", "build_auth"]
@@ -33,17 +37,28 @@ class AuthError(WfcontractsError):
 
 
 class BearerAuth(httpx.Auth):
-    """Sends a fixed ``Authorization: Bearer <token>`` header."""
+    """Sends a fixed ``Authorization: Bearer <token>`` header.
+
+    ``preflight_passed`` is set by :func:`wfcontracts.target.client.preflight`. From then on a
+    401 to a request carrying this token can only mean it expired or was revoked: there is no
+    way to renew a fixed token, and every later answer would be a 401 judged as a contract
+    finding, so :class:`TokenRevokedError` ends the run as an environment problem instead.
+    Requests sent with their own auth (``auth=None`` and an explicit header, as the bad-token
+    checks do) never pass through here.
+    """
 
     def __init__(self, token: str) -> None:
         self._token = token
+        self.preflight_passed = False
 
     def __repr__(self) -> str:
         return "BearerAuth(token=***)"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
+        response = yield request
+        if response.status_code == httpx.codes.UNAUTHORIZED and self.preflight_passed:
+            raise TokenRevokedError()
 
 
 @dataclass(frozen=True)

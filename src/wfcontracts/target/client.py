@@ -1,49 +1,57 @@
 """The one httpx client every suite uses, and the preflight that checks a target is usable.
 
 Transports are the seam: the embedded mock is an ASGI transport passed in by the caller, a live
-target is plain HTTP, optionally behind a token-bucket rate limiter.
+target is plain HTTP, optionally behind a token-bucket rate limiter, and — on live targets —
+behind the retry policy of :mod:`wfcontracts.target.retry` (outermost, so every resend waits
+for the rate limiter too).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from urllib.parse import unquote
 
 import httpx
 
 from wfcontracts import __version__
-from wfcontracts.errors import WfcontractsError
 from wfcontracts.redact import mask_known
-from wfcontracts.target.auth import build_auth
+from wfcontracts.target import (
+    CredentialsError,
+    ProjectNotFoundError,
+    RetriesExhaustedError,
+    TargetUnreachableError,
+    TokenRevokedError,
+)
+from wfcontracts.target.auth import BearerAuth, build_auth
 from wfcontracts.target.config import TargetConfig
+from wfcontracts.target.retry import RetryingTransport, RetryPolicy, RetryStats
 
 __all__ = [
     "CredentialsError",
     "ProjectNotFoundError",
     "RateLimitedTransport",
+    "RetriesExhaustedError",
     "TargetUnreachableError",
     "TokenBucket",
+    "TokenRevokedError",
     "build_client",
     "preflight",
+    "retry_policy",
+    "retry_stats",
 ]
 
 CDF_VERSION = "20230101"
 PREFLIGHT_PATH = "/workflows"
 _MAX_REASON = 120
 
-
-class TargetUnreachableError(WfcontractsError):
-    """The target cannot be reached, or does not answer like a CDF API."""
-
-
-class ProjectNotFoundError(TargetUnreachableError):
-    """The target answers, but not for this project."""
-
-
-class CredentialsError(WfcontractsError):
-    """The target rejected the credentials (401) or they lack the needed access (403)."""
+# The retry policy and stats of each client built with retries; weak so a dropped client is
+# forgotten.
+_RETRIES: weakref.WeakKeyDictionary[httpx.Client, tuple[RetryPolicy, RetryStats]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class TokenBucket:
@@ -105,16 +113,27 @@ def build_client(
     transport: httpx.BaseTransport | None = None,
     timeout: float = 30.0,
     max_requests_per_second: float | None = None,
+    retry: RetryPolicy | bool | None = None,
+    retry_stats: RetryStats | None = None,
 ) -> httpx.Client:
     """An httpx client rooted at ``config.api_root`` with the target's auth and CDF headers.
 
     For the embedded mock pass its transport (``httpx.ASGITransport`` or a wrapper of it).
     ``max_requests_per_second`` bounds the request rate, e.g. for fuzzing a live project.
+    ``retry``: a policy, True (the default policy) or False; None means "on for live targets"
+    (the mock and cassettes answer deterministically, and their injected faults must be seen).
+    Retries count into ``retry_stats`` (a new one when None); read them with :func:`retry_stats`.
     """
     if max_requests_per_second is not None:
         inner = transport if transport is not None else httpx.HTTPTransport()
         transport = RateLimitedTransport(inner, TokenBucket(max_requests_per_second))
-    return httpx.Client(
+    policy = _retry_policy(retry, config)
+    stats: RetryStats | None = None
+    if policy is not None:
+        stats = retry_stats if retry_stats is not None else RetryStats()
+        inner = transport if transport is not None else httpx.HTTPTransport()
+        transport = RetryingTransport(inner, policy, stats)
+    client = httpx.Client(
         base_url=config.api_root,
         auth=build_auth(config),
         headers={
@@ -126,6 +145,30 @@ def build_client(
         transport=transport,
         timeout=timeout,
     )
+    if policy is not None and stats is not None:
+        _RETRIES[client] = (policy, stats)
+    return client
+
+
+def _retry_policy(retry: RetryPolicy | bool | None, config: TargetConfig) -> RetryPolicy | None:
+    if isinstance(retry, RetryPolicy):
+        return retry
+    if retry is None:
+        retry = config.kind == "live"
+    return RetryPolicy() if retry else None
+
+
+def retry_stats(client: httpx.Client) -> RetryStats | None:
+    """The retry counts of a client from :func:`build_client`; None when it does not retry."""
+    found = _RETRIES.get(client)
+    return found[1] if found is not None else None
+
+
+def retry_policy(client: httpx.Client) -> RetryPolicy | None:
+    """The retry policy of a client from :func:`build_client` (to mount the same on a
+    ``requests.Session`` with ``mount_retries``); None when it does not retry."""
+    found = _RETRIES.get(client)
+    return found[0] if found is not None else None
 
 
 def preflight(client: httpx.Client) -> None:
@@ -134,15 +177,36 @@ def preflight(client: httpx.Client) -> None:
     Raises :class:`TargetUnreachableError` (connection failure, timeout, unknown project, not a
     CDF API) or :class:`CredentialsError` (401, 403). Errors from the auth (``AuthError``) pass
     through unchanged.
+
+    Once it passes, a fixed token (``--token``) that the target rejects later raises
+    :class:`TokenRevokedError` instead of answering 401: the run then verifies nothing.
     """
     host = client.base_url.host or str(client.base_url)
+    # A 401 to the preflight itself means bad credentials, not a revoked token.
+    _confirm_token(client, passed=False)
     try:
         response = client.get(PREFLIGHT_PATH, params={"limit": 1})
-    except httpx.TimeoutException:
-        raise TargetUnreachableError(f"cannot reach {host}: {_timed_out(client)}") from None
+    except RetriesExhaustedError as exc:
+        cause = exc.__cause__
+        reason = _failure(client, cause) if isinstance(cause, httpx.TransportError) else exc.what
+        retried = ""
+        if exc.retries:
+            retried = f" (after {exc.retries} {'retry' if exc.retries == 1 else 'retries'})"
+        raise TargetUnreachableError(f"cannot reach {host}: {reason}{retried}") from None
     except httpx.TransportError as exc:
-        raise TargetUnreachableError(f"cannot reach {host}: {_reason(exc)}") from None
+        raise TargetUnreachableError(f"cannot reach {host}: {_failure(client, exc)}") from None
     _check_preflight_response(response, host, _project(client.base_url))
+    _confirm_token(client, passed=True)
+
+
+def _confirm_token(client: httpx.Client, *, passed: bool) -> None:
+    auth = client.auth
+    if isinstance(auth, BearerAuth):
+        auth.preflight_passed = passed
+
+
+def _failure(client: httpx.Client, exc: httpx.TransportError) -> str:
+    return _timed_out(client) if isinstance(exc, httpx.TimeoutException) else _reason(exc)
 
 
 def _check_preflight_response(response: httpx.Response, host: str, project: str) -> None:

@@ -3,6 +3,10 @@
 One decision (``resolve_target``) so suites never branch on the target: no base URL means the
 embedded mock; ``--base-url`` / ``CDF_URL`` / ``CDF_CLUSTER`` mean a live server; ``--replay``
 means recorded cassettes. Secrets live in fields hidden from ``repr``.
+
+A base URL may be pasted as the API root the docs print,
+``https://<cluster>.cognitedata.com/api/v1/projects/<project>``: the project is taken from it
+(and must agree with ``--project``), so both spellings resolve to the same target.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from wfcontracts.errors import WfcontractsError
 
@@ -23,6 +27,7 @@ __all__ = [
     "ClientCredentials",
     "TargetConfig",
     "TargetConfigError",
+    "TargetDefaults",
     "TargetKind",
     "resolve_target",
 ]
@@ -36,6 +41,9 @@ MOCK_BASE_URL = "http://wfcontracts.mock"
 
 _CLUSTER_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _PROJECT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# The API root at the end of a base URL's path; anything before it (a proxy prefix) is kept.
+_API_ROOT = re.compile(r"/api/v1/projects(?:/(?P<project>[^/]*))?$")
+_API_HINT = "https://<cluster>.cognitedata.com, optionally followed by /api/v1/projects/<project>"
 
 
 class TargetConfigError(WfcontractsError):
@@ -76,6 +84,21 @@ class TargetConfig:
         return tuple(value for value in values if value)
 
 
+@dataclass(frozen=True)
+class TargetDefaults:
+    """The target a project's config file names: used only where neither a flag nor the
+    environment says anything (flag > env > file). Never a credential: those stay in the env."""
+
+    base_url: str | None = None
+    project: str | None = None
+    #: The file, for messages (e.g. ``wfcontracts.toml``).
+    source: str = "the config file"
+
+    @property
+    def url_source(self) -> str:
+        return f"base-url in {self.source}"
+
+
 def resolve_target(
     *,
     base_url: str | None = None,
@@ -83,18 +106,69 @@ def resolve_target(
     token: str | None = None,
     replay: bool = False,
     env: Mapping[str, str] = os.environ,
+    defaults: TargetDefaults | None = None,
 ) -> TargetConfig:
-    """Resolve the target from flags (keyword arguments) and ``env``; flags win.
+    """Resolve the target from flags (keyword arguments), ``env``, then the config file's
+    ``defaults``; flags win, the file comes last.
+
+    Like ``CDF_PROJECT``, the file's project names the project of a live or recorded target;
+    the embedded mock takes its project from ``--project`` only.
 
     Raises :class:`TargetConfigError` (one line, no secret) for an invalid base URL or cluster,
     a live target without a project, or a live target without any credentials.
     """
-    url = _resolve_base_url(base_url, env)
-    if replay:
-        return _replay_target(url, project, token, env)
-    if url is None:
+    file = defaults or TargetDefaults()
+    resolved = _resolve_base_url(base_url, env, file)
+    if resolved is None:
+        if replay:
+            return _replay_target(None, project, token, env, file)
         return _mock_target(project, token)
-    return _live_target(url, project, token, env)
+    project = _reconcile_project(resolved, project, env, file)
+    if replay:
+        return _replay_target(resolved.url, project, token, env, file)
+    return _live_target(resolved.url, project, token, env, file)
+
+
+@dataclass(frozen=True)
+class _BaseUrl:
+    url: str  # scheme://host[:port][/proxy prefix], without the API root
+    source: str  # the flag or variable it came from, for messages
+    project: str | None = None  # from an /api/v1/projects/<project> suffix
+
+
+def _reconcile_project(
+    base: _BaseUrl, project: str | None, env: Mapping[str, str], file: TargetDefaults
+) -> str | None:
+    """The project to use when the base URL names one: it must agree with --project.
+
+    The URL's project stands at the level of its source: from --base-url it wins over
+    CDF_PROJECT (flags win), from CDF_URL it must agree with CDF_PROJECT too, from the config
+    file it yields to CDF_PROJECT and must agree with the file's own project.
+    """
+    if base.project is None:
+        return project
+    flag = project.strip() if project is not None and project.strip() else None
+    if flag is not None and flag != base.project:
+        raise TargetConfigError(
+            f"{base.source} names project '{base.project}' but --project is '{flag}': "
+            "drop one of them or make them agree"
+        )
+    env_project = _get(env, "CDF_PROJECT")
+    if base.source == file.url_source and flag is None:
+        if env_project is not None:  # the environment outranks the whole file
+            return _validated_project(env_project, "CDF_PROJECT")
+        file_project = (file.project or "").strip()
+        if file_project and file_project != base.project:
+            raise TargetConfigError(
+                f"{base.source} names project '{base.project}' but project in {file.source} is "
+                f"'{file_project}': drop one of them or make them agree"
+            )
+    if base.source == "CDF_URL" and flag is None and env_project not in (None, base.project):
+        raise TargetConfigError(
+            f"CDF_URL names project '{base.project}' but CDF_PROJECT is '{env_project}': "
+            "unset one of them or make them agree"
+        )
+    return base.project
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -102,18 +176,47 @@ def _get(env: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
-def _resolve_base_url(flag: str | None, env: Mapping[str, str]) -> str | None:
+def _resolve_base_url(
+    flag: str | None, env: Mapping[str, str], file: TargetDefaults
+) -> _BaseUrl | None:
     if flag is not None and flag.strip():
-        return _validated_url(flag.strip(), "--base-url")
+        return _split_api_root(_validated_url(flag.strip(), "--base-url"), "--base-url")
     if (url := _get(env, "CDF_URL")) is not None:
-        return _validated_url(url, "CDF_URL")
+        return _split_api_root(_validated_url(url, "CDF_URL"), "CDF_URL")
     if (cluster := _get(env, "CDF_CLUSTER")) is not None:
         if not _CLUSTER_PATTERN.match(cluster):
             raise TargetConfigError(
                 f"CDF_CLUSTER {cluster!r} is not a cluster name (e.g. 'westeurope-1')"
             )
-        return f"https://{cluster}.cognitedata.com"
+        return _BaseUrl(f"https://{cluster}.cognitedata.com", "CDF_CLUSTER")
+    if file.base_url is not None and file.base_url.strip():
+        source = file.url_source
+        return _split_api_root(_validated_url(file.base_url.strip(), source), source)
     return None
+
+
+def _split_api_root(url: str, source: str) -> _BaseUrl:
+    """Strip a trailing ``/api/v1/projects/<project>`` and take the project from it."""
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    match = _API_ROOT.search(path)
+    if match is None:
+        if "/api/v1" in path:
+            raise TargetConfigError(
+                f"{source} must be {_API_HINT} (got a URL with the path {_describe_url(path)})"
+            )
+        return _BaseUrl(url, source)
+    if parts.query or parts.fragment:
+        raise TargetConfigError(f"{source} must be {_API_HINT}, without a query or fragment")
+    name = unquote(match.group("project") or "")
+    if not name:
+        raise TargetConfigError(
+            f"{source} ends in /api/v1/projects without a project: add it, or pass --project"
+        )
+    _validated_project(name, f"the project in {source}")
+    # No query or fragment, trailing slashes already stripped: the path ends the string.
+    trimmed = url.rstrip("/")
+    return _BaseUrl(trimmed[: len(trimmed) - len(match.group(0))], source, name)
 
 
 def _validated_url(url: str, source: str) -> str:
@@ -145,27 +248,33 @@ def _mock_target(project: str | None, token: str | None) -> TargetConfig:
 
 
 def _replay_target(
-    url: str | None, project: str | None, token: str | None, env: Mapping[str, str]
+    url: str | None,
+    project: str | None,
+    token: str | None,
+    env: Mapping[str, str],
+    file: TargetDefaults,
 ) -> TargetConfig:
     # Replay needs no network and no credentials; it still names the server it was recorded on.
-    name = _project_from(project, env) or DEFAULT_MOCK_PROJECT
+    name = _project_from(project, env, file) or DEFAULT_MOCK_PROJECT
     return TargetConfig(
         kind="replay", base_url=url, project=name, token=token or DEFAULT_MOCK_TOKEN
     )
 
 
-def _project_from(project: str | None, env: Mapping[str, str]) -> str | None:
+def _project_from(project: str | None, env: Mapping[str, str], file: TargetDefaults) -> str | None:
     if project is not None and project.strip():
         return _validated_project(project.strip(), "--project")
     if (name := _get(env, "CDF_PROJECT")) is not None:
         return _validated_project(name, "CDF_PROJECT")
+    if file.project is not None and file.project.strip():
+        return _validated_project(file.project.strip(), f"project in {file.source}")
     return None
 
 
 def _live_target(
-    url: str, project: str | None, token: str | None, env: Mapping[str, str]
+    url: str, project: str | None, token: str | None, env: Mapping[str, str], file: TargetDefaults
 ) -> TargetConfig:
-    name = _project_from(project, env)
+    name = _project_from(project, env, file)
     if name is None:
         raise TargetConfigError(
             f"no project for the live target {url}: pass --project or set CDF_PROJECT"
