@@ -94,6 +94,14 @@ def build_parser(
         "--quiet", action="store_true", help="no progress lines, only the summary (default off)"
     )
     verify.add_argument(
+        "--replay-failure",
+        type=Path,
+        default=None,
+        metavar="CASSETTE",
+        help="re-send a fuzz finding's saved requests (reports/fuzz/*.yaml) to the target and "
+        "judge them again; exit 1 if a check still fails (default: off)",
+    )
+    verify.add_argument(
         "--exitfirst",
         action="store_true",
         help="stop at the first failing test: a verdict sooner, not a full report "
@@ -418,6 +426,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `wfcontracts … | head`: the reader left; that is not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:  # a harness bug: still one line and exit 2, never a verdict
+        print(
+            f"wfcontracts: internal error: {type(exc).__name__}: {exc} "
+            "(a bug in wfcontracts, not a finding about the target)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
 
 
 def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
@@ -439,6 +454,8 @@ def _verify(args: argparse.Namespace) -> int:
     from wfcontracts.runtime import RunOptions
     from wfcontracts.verification import VerifyRequest, summary_table, verify
 
+    if args.replay_failure is not None:
+        return _replay_failure(args)
     request = VerifyRequest(
         options=RunOptions.from_namespace(args),
         suites=args.suite or (),
@@ -463,6 +480,32 @@ def _verify(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return result.exit_code
+
+
+def _replay_failure(args: argparse.Namespace) -> int:
+    """Re-send a saved fuzz finding: one line per request, the checks that still fail."""
+    from wfcontracts.fuzzing.replay import resend
+    from wfcontracts.redact import mask_known
+    from wfcontracts.runtime import RunOptions, build_runtime
+
+    if not args.replay_failure.is_file():
+        raise WfcontractsError(f"no fuzz cassette at {args.replay_failure}")
+    _check_faults(args.faults, args.base_url)
+    runtime = build_runtime(RunOptions.from_namespace(args))
+    try:
+        results = resend(runtime, args.replay_failure)
+    finally:
+        runtime.close()
+    failed = 0
+    for number, result in enumerate(results, start=1):
+        exchange = result.exchange
+        print(f"{number:>3}. {exchange.method.upper()} {exchange.url} → {exchange.status}")
+        for failure in result.failures:
+            failed += 1
+            print(mask_known(f"     FAILED [{failure.severity}] {failure}", runtime.secrets))
+    verdict = f"{failed} check failure(s) reproduced" if failed else "no check fails now"
+    print(f"replayed {len(results)} request(s) from {args.replay_failure}: {verdict}")
+    return 1 if failed else 0
 
 
 def _check_faults(faults: list[str], base_url: str | None) -> None:

@@ -252,18 +252,24 @@ def curl_command(
     body: bytes | str | None = None,
     *,
     secrets: Iterable[str | None] = (),
+    token_variable: str | None = None,
 ) -> str:
     """A shell-quoted curl line reproducing the request, with every secret masked.
 
-    ``Authorization: Bearer <token>`` becomes ``-H 'Authorization: Bearer ***'``; a gzip request
-    body is shown decompressed (and its Content-Encoding dropped) so the line stays readable.
-    ``secrets`` are known values (e.g. ``TargetConfig.secrets``) masked wherever they appear.
+    ``Authorization: Bearer <token>`` becomes ``-H 'Authorization: Bearer ***'`` — or, with
+    ``token_variable`` (e.g. ``CDF_TOKEN``), ``-H "Authorization: Bearer $CDF_TOKEN"``, so the
+    line runs as it is once the variable is set. A gzip request body is shown decompressed (and
+    its Content-Encoding dropped) so the line stays readable. ``secrets`` are known values
+    (e.g. ``TargetConfig.secrets``) masked wherever they appear.
     """
     headers = dict(headers or {})
     body, headers = _readable_body(body, headers)
     words = ["curl", "-X", method.upper(), shlex.quote(scrub_url(url))]
     for name, value in scrub_headers(headers).items():
         if name.lower() in _CURL_SKIPPED_HEADERS:
+            continue
+        if token_variable and name.lower() == "authorization":
+            words += ["-H", f'"Authorization: Bearer ${token_variable}"']
             continue
         for item in [value] if isinstance(value, str) else value:
             words += ["-H", shlex.quote(f"{name}: {item}")]

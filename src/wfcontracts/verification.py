@@ -326,6 +326,10 @@ def summary_table(summary: dict[str, Any]) -> str:
         if e["outcome"] in ("failed", "error") and not e.get("advisory")
     ]
     listed: list[str] = []
+    repeats: dict[str, int] = {}
+    for entry in failures:  # one failure seen by many tests (a shared fixture) is listed once
+        repeats[entry["message"]] = repeats.get(entry["message"], 0) + 1
+    failures = [e for i, e in enumerate(failures) if e["message"] not in _before(failures, i)]
     for entry in failures[:SHOWN_FAILURES]:
         verdict = "ERROR" if entry["outcome"] == "error" else "FAILED"
         listed.append(
@@ -333,6 +337,10 @@ def summary_table(summary: dict[str, Any]) -> str:
         )
         if entry.get("reproduction"):
             listed.append(f"  reproduce: {entry['reproduction'][:400]}")
+        fuzz = entry.get("fuzz") or {}
+        if fuzz.get("cassette"):
+            listed.append(f"  seed {fuzz.get('seed')} · cassette {fuzz['cassette']}")
+            listed.append(f"  replay: {fuzz.get('replay')}")
     if len(failures) > SHOWN_FAILURES:
         listed.append(f"… and {len(failures) - SHOWN_FAILURES} more (summary.json, index.html)")
     lines = listed + lines
@@ -346,6 +354,10 @@ def summary_table(summary: dict[str, Any]) -> str:
     if len(reasons) > SHOWN_REASONS:
         lines.append(f"  … and {len(reasons) - SHOWN_REASONS} more")
     return "\n".join(lines)
+
+
+def _before(entries: list[dict[str, Any]], index: int) -> set[str]:
+    return {entry["message"] for entry in entries[:index]}
 
 
 def _run_notes(summary: dict[str, Any]) -> list[str]:

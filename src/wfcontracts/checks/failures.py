@@ -40,3 +40,8 @@ class CheckFailure(AssertionError):
         if self.reproduction:
             return f"{self.message}\n  reproduce: {self.reproduction}"
         return self.message
+
+
+#: The attribute of a failure (e.g. a fuzz finding) holding how to reproduce it: seed, curl
+#: line, cassette path and replay command, for summary.json and the HTML card.
+REPRODUCTION_ATTRIBUTE = "wfcontracts_reproduction"

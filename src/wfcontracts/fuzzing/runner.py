@@ -25,9 +25,16 @@ from schemathesis.python._constants.orchestrator import make_constants_value_sou
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 from vcr.serializers import yamlserializer
 
+from wfcontracts.checks.failures import REPRODUCTION_ATTRIBUTE
 from wfcontracts.fuzzing import checks as fuzz_checks
 from wfcontracts.fuzzing import hooks
-from wfcontracts.fuzzing.schema import FuzzOptions, FuzzTarget, load_schema, target_for
+from wfcontracts.fuzzing.schema import (
+    MOCK_ORIGIN,
+    FuzzOptions,
+    FuzzTarget,
+    load_schema,
+    target_for,
+)
 from wfcontracts.fuzzing.seed import SeedData, seed
 from wfcontracts.redact import curl_command, mask_known, scrub_body, scrub_headers, scrub_url
 
@@ -54,6 +61,8 @@ class Fuzz:
     cases: int = 0
     #: Generated cases not sent because the time budget was spent (reported, not hidden).
     unsent: int = 0
+    #: The flags that aim `--replay-failure` at this run's target (and its faults).
+    target_flags: str = ""
     cassettes: list[Path] = field(default_factory=list)
     stateful_failures: list[FailureGroup] = field(default_factory=list)
     _feedback: FeedbackSources | None = field(default=None, repr=False)
@@ -71,6 +80,7 @@ class Fuzz:
         read_only = runtime.read_only_token
         target.secrets = (*target.secrets, *([read_only] if read_only else []))
         fuzz = cls(options, target, schema, rewriter, runtime.options.report_dir / "fuzz")
+        fuzz.target_flags = _target_flags(runtime)
         fuzz.seed_data = seed(runtime)
         fuzz.run = fuzz_checks.bind(schema, runtime.context, read_only_token=read_only)
         live_prefix = runtime.run_prefix if runtime.is_live else None
@@ -159,12 +169,23 @@ class Fuzz:
         return self._feedback
 
     def explain(self, exc: BaseException, test_name: str, sequence: list[Response]) -> None:
-        """Attach seed, curl and the saved cassette to a failure."""
+        """Attach seed, a runnable curl line and the saved cassette to a failure: as a note
+        (pytest's output) and as its `REPRODUCTION_ATTRIBUTE` (summary.json, the HTML card)."""
         path = self.save_cassette(test_name, sequence)
         method, url, headers, body = request_parts(sequence[-1])
-        curl = curl_command(method, url, headers, body, secrets=self.target.secrets)
+        url = url.replace(MOCK_ORIGIN, SERVED_MOCK_ORIGIN)  # the embedded mock: serve it
+        curl = curl_command(
+            method, url, headers, body, secrets=self.target.secrets, token_variable="CDF_TOKEN"
+        )
+        replay = f"wfcontracts verify --replay-failure {path}{self.target_flags}"
+        setattr(
+            exc,
+            REPRODUCTION_ATTRIBUTE,
+            {"seed": self.seed, "curl": curl, "cassette": str(path), "replay": replay},
+        )
         exc.add_note(
             f"wfcontracts fuzz: --seed {self.seed}\n  reproduce: {curl}\n  cassette: {path}"
+            f"\n  replay: {replay}"
         )
 
     def save_cassette(self, test_name: str, sequence: list[Response]) -> Path:
@@ -216,8 +237,19 @@ class Fuzz:
             raise first
 
 
+#: Where the curl line of an embedded-mock failure points: `wfcontracts mock serve`'s default.
+SERVED_MOCK_ORIGIN = "http://127.0.0.1:8000"
+
+
 class BudgetSpent(Exception):
     """The fuzz suite's time budget is spent: the state machine stops sending."""
+
+
+def _target_flags(runtime: Runtime) -> str:
+    """` --base-url … --project …` (live) or ` --fault …` (embedded): the same target again."""
+    if runtime.mock is not None:
+        return "".join(f" --fault {name}" for name in runtime.options.faults)
+    return f" --base-url {runtime.config.base_url} --project {runtime.config.project}"
 
 
 def fuzz_options_from(runtime: Runtime, **overrides: Any) -> FuzzOptions:

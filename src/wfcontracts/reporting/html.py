@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
@@ -56,6 +56,8 @@ class Check:
     reproduction: str | None
     request: str | None
     response: str | None
+    #: A fuzz finding's seed, cassette and replay command (empty for other checks).
+    fuzz: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any]) -> Check:
@@ -72,6 +74,13 @@ class Check:
             reproduction=_optional_text(entry.get("reproduction")),
             request=_optional_text(entry.get("request")),
             response=_optional_text(entry.get("response")),
+            fuzz={
+                str(k): str(v)
+                for k, v in (entry.get("fuzz") or {}).items()
+                if k in ("seed", "cassette", "replay")
+            }
+            if isinstance(entry.get("fuzz"), Mapping)
+            else {},
         )
 
     @property
@@ -548,7 +557,7 @@ def _failure_card(check: Check, policy: GatePolicy) -> str:
         f'<span class="gate-tag gate-{gate}">{gate_text}</span>'
         f"{_ERROR_BADGE if check.outcome == 'error' else ''}</header>"
         f'<p class="message">{escape(mask_secrets(check.message)) or "(no message)"}</p>'
-        f"{_exchange(check)}{_reproduction(check.reproduction)}"
+        f"{_exchange(check)}{_reproduction(check.reproduction)}{_fuzz_replay(check.fuzz)}"
         f'<p class="where">{where}</p></article>'
     )
 
@@ -569,6 +578,18 @@ def _reproduction(command: str | None) -> str:
     if not command:
         return ""
     return f'<h4>Reproduce</h4><pre class="repro">{escape(_excerpt(mask_secrets(command)))}</pre>'
+
+
+def _fuzz_replay(fuzz: Mapping[str, str]) -> str:
+    """Seed, cassette and the command that re-sends a fuzz finding."""
+    if not fuzz:
+        return ""
+    rows = "".join(
+        f"<dt>{label}</dt><dd><code>{escape(mask_secrets(fuzz[key]))}</code></dd>"
+        for key, label in (("seed", "seed"), ("cassette", "cassette"), ("replay", "replay"))
+        if fuzz.get(key)
+    )
+    return f'<dl class="fuzz-repro">{rows}</dl>'
 
 
 def _excerpt(text: str) -> str:

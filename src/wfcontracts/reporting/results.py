@@ -18,6 +18,7 @@ import pytest
 from wfcontracts import __version__
 from wfcontracts.checks import REGISTRY, CheckFailure
 from wfcontracts.checks.exchange import Exchange
+from wfcontracts.checks.failures import REPRODUCTION_ATTRIBUTE
 from wfcontracts.redact import mask_known
 from wfcontracts.shipped import shipped_path, tree_digest
 from wfcontracts.target import WriteOutcomeUnknownError
@@ -142,6 +143,10 @@ class ResultCollector:
         }
         if outcome == "skipped" and lost is not None:
             entry["inconclusive"] = True
+        found = _fuzz_reproduction(call.excinfo.value if call.excinfo else None)
+        if found is not None:
+            entry["reproduction"] = self._mask(found["curl"])
+            entry["fuzz"] = {k: self._mask(str(v)) for k, v in found.items()}
         if outcome in ("failed", "error") and last is not None:
             entry["request"] = self._mask(last[0].curl)
             entry["response"] = self._mask(f"HTTP {last[0].status}\n{last[0].excerpt()}")
@@ -241,6 +246,20 @@ def _target(runtime: Runtime | None) -> dict[str, Any]:
         "baseUrl": runtime.config.base_url,
         "project": runtime.config.project,
     }
+
+
+def _fuzz_reproduction(exc: BaseException | None) -> dict[str, Any] | None:
+    """Seed, curl, cassette and replay command a fuzz failure carries (maybe in a group)."""
+    if exc is None:
+        return None
+    found = getattr(exc, REPRODUCTION_ATTRIBUTE, None)
+    if isinstance(found, dict):
+        return found
+    for inner in exc.exceptions if isinstance(exc, BaseExceptionGroup) else ():
+        nested = _fuzz_reproduction(inner)
+        if nested is not None:
+            return nested
+    return None
 
 
 def is_verdict(excinfo: pytest.ExceptionInfo[BaseException] | None) -> bool:
