@@ -12,8 +12,10 @@ from typing import Any, NoReturn
 
 from wfcontracts.errors import WfcontractsError
 from wfcontracts.mock.clock import PACES, SERVE_PACE
+from wfcontracts.mock.profiles import PROFILES
 from wfcontracts.options import (
     RECORD_FLAG,
+    REPORT_FLAGS,
     RUN_FLAGS,
     SUITES,
     TARGET_FLAGS,
@@ -73,23 +75,7 @@ def build_parser(
         choices=SUITES,
         help="suite to run (repeatable; default: all, or lifecycle + compat with --replay)",
     )
-    verify.add_argument(
-        "--report-dir",
-        type=Path,
-        default=Path("reports"),
-        help="where reports go (default reports/)",
-    )
-    verify.add_argument(
-        "--fail-on",
-        default="critical,major",
-        help="severities that fail the gate (default critical,major)",
-    )
-    verify.add_argument(
-        "--history",
-        type=Path,
-        default=None,
-        help="directory of previous summaries for the trend (default: none)",
-    )
+    add_flags(verify.add_argument, REPORT_FLAGS)
     verify.add_argument(
         "--quiet", action="store_true", help="no progress lines, only the summary (default off)"
     )
@@ -104,8 +90,8 @@ def build_parser(
     verify.add_argument(
         "--exitfirst",
         action="store_true",
-        help="stop at the first failing test: a verdict sooner, not a full report "
-        "(what selftest uses; default off)",
+        help="stop at the first failure that fails the gate: a verdict sooner, not a full "
+        "report (what selftest uses; default off)",
     )
     _add_config_flag(verify)
 
@@ -156,6 +142,14 @@ def build_parser(
         f"{SERVE_PACE}: live CDF's delays; fast: a tenth of them; instant: none)",
     )
     serve.add_argument("--seed", type=int, default=0, help="seed of the pace's jitter (default 0)")
+    serve.add_argument(
+        "--profile",
+        choices=tuple(PROFILES),
+        default="strict",
+        help="which legitimate server to be where the docs are silent: strict (the whole "
+        "contract, the README's picks), lenient (only documented rules validated), alternative "
+        "(the other legitimate answer for every pick) (default strict)",
+    )
     serve.add_argument(
         "--task-latency-ms",
         type=int,
@@ -279,23 +273,7 @@ def build_parser(
         description="Re-gate an existing summary.json and rebuild index.html (and the Allure "
         "HTML report with --allure).",
     )
-    report.add_argument(
-        "--report-dir",
-        type=Path,
-        default=Path("reports"),
-        help="directory holding summary.json (default reports/)",
-    )
-    report.add_argument(
-        "--history",
-        type=Path,
-        default=None,
-        help="directory of previous summaries for the trend (default: none)",
-    )
-    report.add_argument(
-        "--fail-on",
-        default="critical,major",
-        help="severities that fail the gate (default critical,major)",
-    )
+    add_flags(report.add_argument, REPORT_FLAGS)
     report.add_argument(
         "--allure",
         action="store_true",
@@ -329,6 +307,13 @@ def build_parser(
     )
     selftest.add_argument(
         "--fault", action="append", default=[], help="only these faults (default: every one)"
+    )
+    selftest.add_argument(
+        "--profile",
+        choices=tuple(PROFILES),
+        default="strict",
+        help="the mock profile every run verifies; any but strict is served over HTTP, even at "
+        "instant pace (default strict)",
     )
     selftest.add_argument(
         "--report-dir",
@@ -463,9 +448,9 @@ def _verify(args: argparse.Namespace) -> int:
         policy=parse_fail_on(args.fail_on),
         history_dir=args.history,
         quiet=args.quiet,
-        extra_pytest_args=["-x"] if args.exitfirst else [],
+        exitfirst=args.exitfirst,
     )
-    _check_faults(args.faults, args.base_url)
+    _check_embedded_only(args)
     result = verify(request)
     print()
     print(summary_table(result.summary))
@@ -490,7 +475,7 @@ def _replay_failure(args: argparse.Namespace) -> int:
 
     if not args.replay_failure.is_file():
         raise WfcontractsError(f"no fuzz cassette at {args.replay_failure}")
-    _check_faults(args.faults, args.base_url)
+    _check_embedded_only(args)
     runtime = build_runtime(RunOptions.from_namespace(args))
     try:
         results = resend(runtime, args.replay_failure)
@@ -508,12 +493,18 @@ def _replay_failure(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _check_faults(faults: list[str], base_url: str | None) -> None:
+def _check_embedded_only(args: argparse.Namespace) -> None:
+    """--fault and --profile shape the embedded mock: refused with a live target."""
     from wfcontracts.mock.faults import FaultSet
 
-    if faults and base_url:
+    if args.base_url and args.faults:
         raise WfcontractsError("--fault applies to the embedded mock only; drop --base-url")
-    FaultSet(faults)  # raises UnknownFaultError naming the valid ones
+    if args.base_url and args.profile != "strict":
+        raise WfcontractsError(
+            "--profile applies to the embedded mock only; serve one with "
+            "`wfcontracts mock serve --profile …` and point --base-url at it"
+        )
+    FaultSet(args.faults)  # raises UnknownFaultError naming the valid ones
 
 
 def _mock_serve(args: argparse.Namespace) -> int:
@@ -531,6 +522,7 @@ def _mock_serve(args: argparse.Namespace) -> int:
         task_latency_ms=args.task_latency_ms,
         pace=args.pace,
         seed=args.seed,
+        profile=args.profile,
     )
     if not is_loopback(args.host):
         print(
@@ -540,7 +532,7 @@ def _mock_serve(args: argparse.Namespace) -> int:
         )
     print(
         f"wfcontracts mock on http://{args.host}:{args.port}/api/v1/projects/<project>/"
-        " (Ctrl-C stops)"
+        f" ({args.profile} profile, {args.pace} pace; Ctrl-C stops)"
     )
     serve(service, args.host, args.port)
     return 0
@@ -655,6 +647,7 @@ def _selftest(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         report_dir=args.report_dir,
         pace=args.pace,
+        profile=args.profile,
     )
 
 

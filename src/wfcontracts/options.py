@@ -26,6 +26,8 @@ RECORD_MODES = ("none", "once", "new_episodes", "all")
 #: The product's suites, in the order they run; replay runs only the offline ones.
 SUITES = ("contract", "lifecycle", "fuzz", "compat")
 OFFLINE_SUITES = ("lifecycle", "compat")
+#: The mock's legitimate-server profiles (wfcontracts.mock.profiles has what each answers).
+PROFILES = ("strict", "lenient", "alternative")
 
 
 def positive_int(text: str) -> int:
@@ -163,6 +165,17 @@ RUN_FLAGS: tuple[Flag, ...] = (
         },
     ),
     Flag(
+        ("--profile",),
+        {
+            "dest": "profile",
+            "choices": PROFILES,
+            "default": "strict",
+            "help": "the embedded mock's profile where the docs are silent: strict, lenient "
+            "(validates only documented rules) or alternative (the other legitimate answer for "
+            "every pick) (default strict; serve another target with `mock serve --profile`)",
+        },
+    ),
+    Flag(
         ("--read-only-token",),
         {
             "dest": "read_only_token",
@@ -229,3 +242,36 @@ def add_flags(add: Callable[..., Any], flags: Iterable[Flag]) -> None:
     """Declare `flags` through `add` (``ArgumentParser.add_argument`` or pytest's ``addoption``)."""
     for flag in flags:
         flag.add_to(add)
+
+
+#: Where reports go and what fails the gate: `verify` and `report`.
+REPORT_FLAGS: tuple[Flag, ...] = (
+    Flag(
+        ("--report-dir",),
+        {
+            "dest": "report_dir",
+            "type": Path,
+            "default": Path("reports"),
+            "help": "where the reports are (junit.xml, summary.json, allure-results/, "
+            "index.html; default reports/)",
+        },
+    ),
+    Flag(
+        ("--fail-on",),
+        {
+            "dest": "fail_on",
+            "default": "critical,major",
+            "help": "severities that fail the gate (default critical,major; add minor to gate "
+            "on advisories)",
+        },
+    ),
+    Flag(
+        ("--history",),
+        {
+            "dest": "history",
+            "type": Path,
+            "default": None,
+            "help": "directory of previous summaries for the trend (default: none)",
+        },
+    ),
+)

@@ -23,9 +23,10 @@ from wfcontracts.errors import WfcontractsError
 from wfcontracts.mock.service import MockService
 from wfcontracts.options import RECORD_FLAG, RUN_FLAGS, TARGET_FLAGS, add_flags
 from wfcontracts.reporting.allure_steps import attach_exchange, label_test
-from wfcontracts.reporting.results import ResultCollector
+from wfcontracts.reporting.results import ResultCollector, outcome_unknown
 from wfcontracts.runtime import RunOptions, Runtime, open_runtime
 from wfcontracts.scenarios.probes import Probe
+from wfcontracts.target import WriteOutcomeUnknownError
 
 MARKERS = {
     "live_safe": "safe to run against a live CDF project (creates only run-prefixed resources)",
@@ -165,20 +166,31 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    exc = call.excinfo.value if call.excinfo else None
+    lost = outcome_unknown(exc)
+    if lost is not None and report.failed:
+        # A write whose answer was lost judges nothing: inconclusive, i.e. skipped with why
+        # (junit, progress lines and the summary then agree), and the run goes on.
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, f"inconclusive: {lost}")
     collector = item.config.stash.get(COLLECTOR_KEY, None)
     if collector is not None:
         collector.record(item, call, report)
-        problem = environment_error(call.excinfo.value if call.excinfo else None)
+        problem = environment_error(exc)
         if problem is not None and collector.environment_error is None:
             # The target is gone or the token revoked: every later test would only say so
-            # again, slowly (retries). Stop; the run is an environment error, exit 2.
+            # again, slowly (retries). Stop (as -x does, so verify still writes every report);
+            # the run is an environment error, exit 2.
             collector.environment_error = str(problem)
-            item.session.shouldstop = f"wfcontracts: {problem}"
+            item.session.shouldfail = f"wfcontracts: {problem}"
     return report
 
 
 def environment_error(exc: BaseException | None) -> WfcontractsError | None:
-    """The environment error (unreachable target, revoked token …) behind a test's exception."""
+    """The environment error (unreachable target, revoked token …) behind a test's exception;
+    a write whose answer was lost is not one (only its test is inconclusive)."""
+    if isinstance(exc, WriteOutcomeUnknownError):
+        return None
     if isinstance(exc, WfcontractsError):
         return exc
     if isinstance(exc, BaseExceptionGroup):

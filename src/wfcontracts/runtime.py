@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from wfcontracts.checks import CheckContext, CheckedSession
+from wfcontracts.checks.executions import RUN_PREFIX
 from wfcontracts.checks.session import Observer
 from wfcontracts.contract import Contract, load_contract
 from wfcontracts.mock.service import (
@@ -64,6 +65,8 @@ class RunOptions:
     async_function_external_id: str = DEFAULT_ASYNC_FUNCTION
     contract_path: Path | None = None
     faults: tuple[str, ...] = ()
+    #: The embedded mock's profile (strict, lenient, alternative).
+    profile: str = "strict"
     max_requests_per_second: float | None = None
     run_id: str | None = None
     # A token with workflowOrchestrationAcl:READ only, to probe that writes are refused.
@@ -223,7 +226,7 @@ def build_runtime(options: RunOptions, *, check_target: bool = True) -> Runtime:
     mock: MockService | None = None
     transport: httpx.BaseTransport | None = None
     if config.kind == "mock":
-        mock = embedded_mock(options.faults)
+        mock = embedded_mock(options.faults, profile=options.profile)
         transport = mock.transport()
         if config.token is None:
             config = replace(config, token=LOCAL_TOKEN)
@@ -237,14 +240,20 @@ def build_runtime(options: RunOptions, *, check_target: bool = True) -> Runtime:
     ledger.install(client)
     if config.kind == "live" and check_target:
         preflight(client)
+    run_id = options.run_id or _run_id(config)
+    context = CheckContext(contract)
+    if config.kind == "live":
+        # A shared project: lifecycle and echoes are judged only on executions the run created
+        # (the embedded mock holds nothing else, so there every execution is judged).
+        context.extras[RUN_PREFIX] = f"wfcontracts-{run_id}"
     return Runtime(
         options=options,
         config=config,
         contract=contract,
         client=client,
         mock=mock,
-        run_id=options.run_id or _run_id(config),
-        context=CheckContext(contract),
+        run_id=run_id,
+        context=context,
         seed=options.seed if options.seed is not None else secrets.randbelow(2**31),
         rate=rate,
         rate_limiter=limiter,

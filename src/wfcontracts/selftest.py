@@ -5,7 +5,9 @@ Each fault's verify stops at its first failing test (one kill is all the score n
 records which check killed it and when), and faults run in parallel, one per core by default.
 At `instant` pace verify runs against the embedded mock; at `fast` or `real` pace against a
 mock served over loopback at that pace, so every fault must be caught by a pace-aware oracle at
-its deadline.
+its deadline. With a profile other than `strict` (`--profile`), verify always runs against a
+mock of that profile served over loopback (at `instant` pace too), since verify's embedded target
+is the strict mock.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from wfcontracts.errors import WfcontractsError
 from wfcontracts.mock.faults import FAULTS, FaultSet
+from wfcontracts.mock.profiles import get_profile
 from wfcontracts.mock.server import serve_in_background
 from wfcontracts.mock.service import MockService
 
@@ -41,7 +44,11 @@ class Outcome:
 
 
 def verify_once(
-    fault: str | None, max_examples: int, report_dir: Path, pace: str = "instant"
+    fault: str | None,
+    max_examples: int,
+    report_dir: Path,
+    pace: str = "instant",
+    profile: str = "strict",
 ) -> Outcome:
     """One verify, in a subprocess (clean state per run), stopping at the first failing test."""
     out = report_dir / (fault or "clean")
@@ -51,7 +58,7 @@ def verify_once(
     ]  # fmt: skip
     if fault:
         command.append("--exitfirst")  # the clean run must pass every test, so it runs all
-    with _target(fault, pace) as target_args:
+    with _target(fault, pace, profile) as target_args:
         command += target_args
         started = time.perf_counter()
         result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
@@ -72,17 +79,25 @@ def verify_once(
 
 
 SERVED_TOKEN = "wfcontracts-selftest-token"
+SERVED_READ_ONLY_TOKEN = "wfcontracts-selftest-read-only-token"
 
 
 @contextmanager
-def _target(fault: str | None, pace: str) -> Iterator[list[str]]:
-    """verify's target flags: the embedded mock (instant), else a mock served at `pace`."""
-    if pace == "instant":
+def _target(fault: str | None, pace: str, profile: str = "strict") -> Iterator[list[str]]:
+    """verify's target flags: the embedded mock (instant, strict), else a mock of `profile`
+    served at `pace`."""
+    if pace == "instant" and profile == "strict":
         yield ["--fault", fault] if fault else []
         return
-    service = MockService(tokens=[SERVED_TOKEN], faults=[fault] if fault else [], pace=pace, seed=1)
+    faults = [fault] if fault else []
+    # A read-only token as well, as a live run would be given one: the write probe needs it.
+    tokens = [SERVED_TOKEN, f"{SERVED_READ_ONLY_TOKEN}:read"]
+    service = MockService(tokens=tokens, faults=faults, pace=pace, seed=1, profile=profile)
     with serve_in_background(service) as server:
-        yield ["--base-url", server.base_url, "--project", "selftest", "--token", SERVED_TOKEN]
+        yield [
+            "--base-url", server.base_url, "--project", "selftest", "--token", SERVED_TOKEN,
+            "--read-only-token", SERVED_READ_ONLY_TOKEN,
+        ]  # fmt: skip
 
 
 def format_table(clean: Outcome, outcomes: list[Outcome]) -> str:
@@ -108,25 +123,35 @@ def run_selftest(
     jobs: int = 2,
     report_dir: Path,
     pace: str = "instant",
+    profile: str = "strict",
 ) -> int:
     """Print the fault → killing checks table; exit 0 only when clean passes and all are killed."""
     names = list(faults) or sorted(FAULTS)
     FaultSet(names)  # unknown names → one-line error
+    get_profile(profile)  # an unknown name → one-line error
     if jobs < 1:
         raise WfcontractsError("--jobs must be at least 1")
     report_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        clean_future = pool.submit(verify_once, None, max_examples, report_dir, pace)
-        futures = [pool.submit(verify_once, name, max_examples, report_dir, pace) for name in names]
+        clean_future = pool.submit(verify_once, None, max_examples, report_dir, pace, profile)
+        futures = [
+            pool.submit(verify_once, name, max_examples, report_dir, pace, profile)
+            for name in names
+        ]
         clean = clean_future.result()
         outcomes = [future.result() for future in futures]
     wall = time.perf_counter() - started
     print(format_table(clean, outcomes))
-    print(f"selftest: {len(names)} faults at {pace} pace, {jobs} in parallel, {wall:.0f} s wall")
+    print(
+        f"selftest: {len(names)} faults at {pace} pace, {profile} profile, {jobs} in parallel, "
+        f"{wall:.0f} s wall"
+    )
     (report_dir / "selftest.json").write_text(
         json.dumps(
             {
+                "pace": pace,
+                "profile": profile,
                 "clean": clean.__dict__,
                 "faults": [o.__dict__ | {"killed": o.killed} for o in outcomes],
                 "score": {"killed": sum(o.killed for o in outcomes), "total": len(outcomes)},

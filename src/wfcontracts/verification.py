@@ -61,6 +61,8 @@ class VerifyRequest:
     history_dir: Path | None = None
     extra_pytest_args: Sequence[str] = ()
     quiet: bool = False
+    #: Stop at the first failure that fails the gate (selftest: one kill is enough).
+    exitfirst: bool = False
 
 
 @dataclass
@@ -127,6 +129,26 @@ class _Progress:
             self.out.write(f"  {self.group[0]:<10} {name:<40} {text}\n")
         self.out.flush()
         self.rows = {}
+
+
+class _StopAtFirstVerdict:
+    """`--exitfirst`: stop at the first test whose failure fails the gate (or that errored) —
+    a minor failure only warns, so it must not end the run early."""
+
+    def __init__(self, policy: GatePolicy) -> None:
+        self.policy = policy
+        self.session: pytest.Session | None = None
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.session = session
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if not report.failed or self.session is None:
+            return
+        severity = str(dict(report.user_properties).get("severity", "major"))
+        if self.policy.fails(severity):
+            self.session.shouldfail = f"first gating failure: {report.nodeid}"
 
 
 def selected_suites(request: VerifyRequest) -> list[str]:
@@ -216,11 +238,10 @@ def verify(request: VerifyRequest, out: TextIO | None = None) -> VerifyResult:
         with masked_output(runtime.secrets):
             if not request.quiet:
                 progress.out = out or sys.stdout  # the masking stream
-            pytest_exit = int(
-                pytest.main(
-                    pytest_args(request, suites), plugins=[_InjectRuntime(runtime), progress]
-                )
-            )
+            plugins: list[object] = [_InjectRuntime(runtime), progress]
+            if request.exitfirst:
+                plugins.append(_StopAtFirstVerdict(request.policy))
+            pytest_exit = int(pytest.main(pytest_args(request, suites), plugins=plugins))
     finally:
         # Shielded from a second Ctrl-C and bounded in time inside; the summary says what it left.
         extra = {"cleanup": runtime.clean_up(), "retries": runtime.retries()}
@@ -312,7 +333,7 @@ def summary_table(summary: dict[str, Any]) -> str:
     rows: dict[str, dict[str, int]] = {}
     for entry in summary.get("checks", []):
         counts = rows.setdefault(entry["suite"], dict.fromkeys(_COLUMNS, 0))
-        if entry.get("advisory"):
+        if _advisory(entry):
             key = "advisory"
         else:
             key = "failed" if entry["outcome"] in ("failed", "error") else entry["outcome"]
@@ -323,7 +344,7 @@ def summary_table(summary: dict[str, Any]) -> str:
     failures = [
         e
         for e in summary.get("checks", [])
-        if e["outcome"] in ("failed", "error") and not e.get("advisory")
+        if e["outcome"] in ("failed", "error") and not _advisory(e)
     ]
     listed: list[str] = []
     repeats: dict[str, int] = {}
@@ -356,6 +377,13 @@ def summary_table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _advisory(entry: dict[str, Any]) -> bool:
+    """A minor failure: a constraint the docs do not state, broken (shown, gating on request)."""
+    return bool(entry.get("advisory")) or (
+        entry.get("outcome") == "failed" and entry.get("severity") == "minor"
+    )
+
+
 def _before(entries: list[dict[str, Any]], index: int) -> set[str]:
     return {entry["message"] for entry in entries[:index]}
 
@@ -368,20 +396,24 @@ def _run_notes(summary: dict[str, Any]) -> list[str]:
     if retries.get("totalRetries"):
         reasons = ", ".join(f"{k} ×{n}" for k, n in (retries.get("byReason") or {}).items())
         notes.append(f"retries: {retries['totalRetries']} ({reasons})")
+    if retries.get("unknownOutcomes"):
+        notes.append(
+            f"{retries['unknownOutcomes']} write(s) lost their answer: "
+            "their tests are inconclusive (skipped)"
+        )
     fuzz = summary.get("fuzz") or {}
     if fuzz.get("unsent"):
         notes.append(
             f"fuzz: {fuzz['cases']} cases sent, {fuzz['unsent']} left unsent "
             f"(time budget {fuzz.get('timeBudgetSeconds')} s; raise it with --fuzz-seconds)"
         )
-    advisories = [e for e in summary.get("checks", []) if e.get("advisory")]
+    advisories = [e for e in summary.get("checks", []) if _advisory(e)]
     for entry in advisories[:SHOWN_REASONS]:
         notes.append(f"ADVISORY [minor] {entry['operation']} · {entry['message'][:300]}")
     if len(advisories) > SHOWN_REASONS:
         notes.append(f"… and {len(advisories) - SHOWN_REASONS} more advisories")
     left = (summary.get("cleanup") or {}).get("left") or []
-    if left:
-        notes.append(f"cleanup left {len(left)} resource(s): {', '.join(left[:5])}")
+    notes.extend(f"cleanup left: {entry}" for entry in left)
     return notes
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from wfcontracts.contract import load_contract
+from wfcontracts.contract import operations as ops
 from wfcontracts.scenarios.probes import Probe, succeed_task, wait_task
 
 Example = Callable[[Probe], None]
@@ -18,23 +19,23 @@ def _version(probe: Probe, scenario: str) -> tuple[str, str]:
 
 def list_workflows(probe: Probe) -> None:
     _version(probe, "pos-list-wf")
-    probe.session.call("FetchAllWorkflows", query={"limit": 10})
+    probe.session.call(ops.LIST_WORKFLOWS, query={"limit": 10})
 
 
 def upsert_workflow(probe: Probe) -> None:
     item = {"externalId": probe.name("pos-upsert-wf"), "description": "wfcontracts probe"}
-    exchange = probe.session.call("CreateOrUpdateWorkflow", json={"items": [item]})
+    exchange = probe.session.call(ops.UPSERT_WORKFLOW, json={"items": [item]})
     assert exchange.response_json["items"][0]["externalId"] == item["externalId"]
 
 
 def delete_workflows(probe: Probe) -> None:
     xid, _ = _version(probe, "pos-delete-wf")
-    probe.session.call("DeleteWorkflows", json={"items": [{"externalId": xid}]})
+    probe.session.call(ops.DELETE_WORKFLOWS, json={"items": [{"externalId": xid}]})
 
 
 def retrieve_workflow(probe: Probe) -> None:
     xid, _ = _version(probe, "pos-get-wf")
-    exchange = probe.session.call("fetchWorkflowDetails", path={"workflowExternalId": xid})
+    exchange = probe.session.call(ops.GET_WORKFLOW, path={"workflowExternalId": xid})
     assert exchange.response_json["externalId"] == xid
 
 
@@ -46,7 +47,7 @@ def upsert_version(probe: Probe) -> None:
 def list_versions(probe: Probe) -> None:
     xid, version = _version(probe, "pos-list-versions")
     body = {"filter": {"workflowFilters": [{"externalId": xid}]}, "limit": 10}
-    exchange = probe.session.call("ListWorkflowVersions", json=body)
+    exchange = probe.session.call(ops.LIST_VERSIONS, json=body)
     versions = [(v["workflowExternalId"], v["version"]) for v in exchange.response_json["items"]]
     assert (xid, version) in versions
 
@@ -54,13 +55,13 @@ def list_versions(probe: Probe) -> None:
 def delete_versions(probe: Probe) -> None:
     xid, version = _version(probe, "pos-delete-version")
     items = [{"workflowExternalId": xid, "version": version}]
-    probe.session.call("DeleteSpecificVersionsOfWorkflow", json={"items": items})
+    probe.session.call(ops.DELETE_VERSIONS, json={"items": items})
 
 
 def retrieve_version(probe: Probe) -> None:
     xid, version = _version(probe, "pos-get-version")
     path = {"workflowExternalId": xid, "version": version}
-    exchange = probe.session.call("GetSpecificVersion", path=path)
+    exchange = probe.session.call(ops.GET_VERSION, path=path)
     assert exchange.response_json["version"] == version
 
 
@@ -75,7 +76,7 @@ def list_executions(probe: Probe) -> None:
     xid, version = _version(probe, "pos-list-executions")
     execution = probe.run(xid, version)
     body = {"filter": {"workflowFilters": [{"externalId": xid}]}, "limit": 10}
-    probe.session.call("ListWorkflowExecutions", json=body)
+    probe.session.call(ops.LIST, json=body)
     probe.wait_terminal(execution["id"])
 
 
@@ -118,21 +119,21 @@ def create_sessions(probe: Probe) -> None:
 
 
 EXAMPLES: dict[str, Example] = {
-    "FetchAllWorkflows": list_workflows,
-    "CreateOrUpdateWorkflow": upsert_workflow,
-    "DeleteWorkflows": delete_workflows,
-    "fetchWorkflowDetails": retrieve_workflow,
-    "CreateOrUpdateWorkflowVersion": upsert_version,
-    "ListWorkflowVersions": list_versions,
-    "DeleteSpecificVersionsOfWorkflow": delete_versions,
-    "GetSpecificVersion": retrieve_version,
-    "TriggerRunOfSpecificVersionOfWorkflow": run,
-    "ListWorkflowExecutions": list_executions,
-    "ExecutionOfSpecificRunOfWorkflow": retrieve_execution,
-    "WorkflowExecutionCancellation": cancel,
-    "WorkflowExecutionRetry": retry,
-    "UpdateTaskStatus": update_task,
-    "createSessions": create_sessions,
+    ops.LIST_WORKFLOWS: list_workflows,
+    ops.UPSERT_WORKFLOW: upsert_workflow,
+    ops.DELETE_WORKFLOWS: delete_workflows,
+    ops.GET_WORKFLOW: retrieve_workflow,
+    ops.UPSERT_VERSION: upsert_version,
+    ops.LIST_VERSIONS: list_versions,
+    ops.DELETE_VERSIONS: delete_versions,
+    ops.GET_VERSION: retrieve_version,
+    ops.RUN: run,
+    ops.LIST: list_executions,
+    ops.GET: retrieve_execution,
+    ops.CANCEL: cancel,
+    ops.RETRY: retry,
+    ops.UPDATE: update_task,
+    ops.SESSIONS: create_sessions,
 }
 OPERATIONS = sorted(load_contract().operations)
 

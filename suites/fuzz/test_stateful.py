@@ -30,9 +30,10 @@ def _run_machine(fuzz: Fuzz, max_examples: int) -> None:
     )
     fuzz.start_budget(share=len(OPERATIONS) + 1)
     try:
-        machine.run(settings=settings)
-    except BudgetSpent:
-        pass  # reported with the case count (conftest's terminal summary, summary.json)
+        try:
+            machine.run(settings=settings)
+        except* BudgetSpent:
+            pass  # reported with the case count (conftest's terminal summary, summary.json)
     except hypothesis.errors.Flaky:
         # The server's state steered generation apart between sequences (enabled links depend
         # on earlier answers); as in `st run`, not a finding. Failures met are recorded below.

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import pytest
 
+from wfcontracts.contract import operations as ops
 from wfcontracts.scenarios import lifecycle_flows as flows
 from wfcontracts.scenarios.lifecycle_flows import ScenarioRun, scenario
 
-RUN = "TriggerRunOfSpecificVersionOfWorkflow"
-CANCEL = "WorkflowExecutionCancellation"
-RETRY = "WorkflowExecutionRetry"
-UPDATE = "UpdateTaskStatus"
-LIST = "ListWorkflowExecutions"
+RUN = ops.RUN
+CANCEL = ops.CANCEL
+RETRY = ops.RETRY
+UPDATE = ops.UPDATE
+LIST = ops.LIST
 
 live = pytest.mark.live_safe
 critical = pytest.mark.severity("critical")

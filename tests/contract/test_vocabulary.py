@@ -22,3 +22,10 @@ def test_statuses_are_the_contract_enums() -> None:
     for group in (vocab.ACTIVE_TASK_STATUSES, vocab.RETRIED_TASK_STATUSES):
         assert group <= set(vocab.TASK_STATUSES)
     assert set(vocab.TASK_UPDATE_STATUSES) <= set(vocab.TASK_STATUSES)
+
+
+def test_the_profile_flag_names_every_mock_profile() -> None:
+    from wfcontracts.mock.profiles import PROFILES
+    from wfcontracts.options import PROFILES as FLAG_CHOICES
+
+    assert FLAG_CHOICES == tuple(PROFILES)

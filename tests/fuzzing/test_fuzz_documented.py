@@ -7,14 +7,10 @@ constraints is reported as advisories (`InferredConstraintAdvisory`), not failur
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any, cast
 
 import pytest
 
-from wfcontracts.contract import Contract, load_contract
-from wfcontracts.mock.http import Dispatcher, MockRequest, MockResponse
 from wfcontracts.mock.server import serve_in_background
 from wfcontracts.mock.service import MockService
 
@@ -22,60 +18,12 @@ pytest_plugins = ["pytester"]
 
 SUITE = Path(__file__).resolve().parents[2] / "suites" / "fuzz"
 TOKEN = "wfcontracts-fuzz-documented-token"
-PREFIX = "/api/v1/projects/"
-
-
-class DocumentedOnlyMock(MockService):
-    """The mock validating the contract's documented view only.
-
-    Where the docs are silent it accepts what its backend can process; a request breaking only
-    inferred rules that the backend cannot process (it relies on the full contract) is refused
-    with a 400, which is as legitimate an answer as accepting it.
-    """
-
-    def __init__(self, full: Contract, tokens: list[str]) -> None:
-        super().__init__(full.documented, tokens=tokens)
-        # Every adapter (ASGI app, WSGI, transport) answers through the dispatcher.
-        self.dispatcher = cast(Dispatcher, _RefuseWhatItCannotProcess(self.dispatcher, full))
-
-
-class _RefuseWhatItCannotProcess:
-    """A dispatcher turning a 500 on a request that breaks inferred rules into a 400."""
-
-    def __init__(self, inner: Any, full: Contract) -> None:
-        self.inner = inner
-        self.full = full
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def handle(self, request: MockRequest) -> MockResponse:
-        answer: MockResponse = self.inner.handle(request)
-        if answer.status < 500 or not self._breaks_inferred_rules(request):
-            return answer
-        body = {"error": {"code": 400, "message": "not processed (no documented rule says so)"}}
-        headers = {"content-type": "application/json", "x-request-id": "documented-only"}
-        return MockResponse(400, json.dumps(body).encode(), headers)
-
-    def _breaks_inferred_rules(self, request: MockRequest) -> bool:
-        project_and_rest = request.raw_path.removeprefix(PREFIX)
-        matched = self.full.match(request.method, "/" + project_and_rest.partition("/")[2])
-        if matched is None:
-            return False
-        try:
-            body = json.loads(request.body) if request.body.strip() else None
-        except ValueError:
-            return False
-        operation, params = matched
-        has_body = body is not None
-        found = self.full.request_violations(
-            operation.operation_id, params, request.query, body, has_body=has_body
-        )
-        return bool(found)
 
 
 def test_a_documented_only_server_passes_with_advisories(pytester: pytest.Pytester) -> None:
-    server = DocumentedOnlyMock(load_contract(), tokens=[TOKEN])
+    # The mock's lenient profile: documented rules only, the rest accepted or (where it cannot
+    # be processed) refused with a 400.
+    server = MockService(tokens=[TOKEN], profile="lenient")
     with serve_in_background(server) as served:
         result = pytester.runpytest_subprocess(
             str(SUITE), "--seed", "1", "-p", "no:cacheprovider",

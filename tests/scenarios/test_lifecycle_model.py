@@ -11,8 +11,7 @@ import pytest
 from wfcontracts.checks import CheckContext, Exchange, run_checks
 from wfcontracts.checks.lifecycle import coverage_of, history_of
 from wfcontracts.contract import Contract, load_contract
-from wfcontracts.reporting import html
-from wfcontracts.scenarios.lifecycle import (
+from wfcontracts.contract.lifecycle import (
     ILLEGAL_PROBES,
     INVARIANTS,
     LEGAL_TRANSITIONS,
@@ -26,6 +25,7 @@ from wfcontracts.scenarios.lifecycle import (
     operation_transition,
     retried_attempts,
 )
+from wfcontracts.reporting import html
 
 LIFECYCLE_CHECKS = ("cancel_reason", "lifecycle_transition", "task_effects")
 ROOT = "http://target/api/v1/projects/p"

@@ -14,7 +14,7 @@ It keeps, per execution, what the run has seen so far (status, tasks, owed effec
 - ``cancel_reason``: a TERMINATED execution carries the cancel reason, or a non-empty default.
 
 A live server is eventually consistent, so the rules come in the model's two kinds
-(``wfcontracts.scenarios.lifecycle``): *invariants* are judged on every observation, lagging
+(``wfcontracts.contract.lifecycle``): *invariants* are judged on every observation, lagging
 or not; *obligations* are effects owed after an accepted write, discharged by any later
 observation that shows them and failed, with that observation as evidence, by the first one
 after the deadline (or at once when the execution ended without them, where that makes them
@@ -41,8 +41,7 @@ from urllib.parse import unquote, urlsplit
 from wfcontracts.checks.exchange import Exchange
 from wfcontracts.checks.executions import made_by_run
 from wfcontracts.checks.registry import CheckContext, check, get_check
-from wfcontracts.contract.operations import CANCEL, GET, RETRY, RUN, UPDATE
-from wfcontracts.scenarios.lifecycle import (
+from wfcontracts.contract.lifecycle import (
     ACTIVE_TASK_STATUSES,
     FINISHED_TASK_STATUSES,
     TERMINAL_STATES,
@@ -60,6 +59,7 @@ from wfcontracts.scenarios.lifecycle import (
     operation_transition,
     retried_attempts,
 )
+from wfcontracts.contract.operations import CANCEL, GET, RETRY, RUN, UPDATE
 
 __all__ = ["DEFAULT_DEADLINE_S", "LifecycleHistory", "coverage_of", "history_of"]
 

@@ -106,7 +106,8 @@ class LiveWriteGuard:
             return
         pinned = dict(params)
         if "executionId" in pinned and self.data.execution_ids:
-            pinned["executionId"] = _stable_pick(self.data.execution_ids, pinned["executionId"])
+            if not self.data.owns(pinned["executionId"]):  # a probe's fresh one stays its own
+                pinned["executionId"] = _stable_pick(self.data.execution_ids, pinned["executionId"])
         if "taskId" in pinned and self.data.waiting_task_ids:
             pinned["taskId"] = _stable_pick(self.data.waiting_task_ids, pinned["taskId"])
         case.path_parameters = pinned

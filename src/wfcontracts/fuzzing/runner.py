@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import hypothesis
 from schemathesis.core.failures import FailureGroup
 from schemathesis.generation.feedback import FeedbackSources
 from schemathesis.generation.hypothesis.reporting import ignore_hypothesis_output
@@ -37,6 +38,7 @@ from wfcontracts.fuzzing.schema import (
 )
 from wfcontracts.fuzzing.seed import SeedData, seed
 from wfcontracts.redact import curl_command, mask_known, scrub_body, scrub_headers, scrub_url
+from wfcontracts.target import WriteOutcomeUnknownError
 
 if TYPE_CHECKING:
     from schemathesis import BaseSchema, Case, Response
@@ -65,6 +67,8 @@ class Fuzz:
     target_flags: str = ""
     cassettes: list[Path] = field(default_factory=list)
     stateful_failures: list[FailureGroup] = field(default_factory=list)
+    #: Cases whose write lost its answer (WriteOutcomeUnknownError): sent, judged by nothing.
+    inconclusive: list[str] = field(default_factory=list)
     _feedback: FeedbackSources | None = field(default=None, repr=False)
 
     @classmethod
@@ -127,7 +131,12 @@ class Fuzz:
             raise BudgetSpent  # stops generating too: the rest would be built and thrown away
         self.cases += 1
         call_kwargs = self.target.call_kwargs()
-        response = case.call(**call_kwargs)
+        try:
+            response = case.call(**call_kwargs)
+        except WriteOutcomeUnknownError as exc:
+            # Neither a pass nor a failure: raising would make hypothesis replay (resend) it.
+            self.inconclusive.append(str(exc))
+            return
         try:
             case.validate_response(
                 response, headers=self.target.headers, transport_kwargs=call_kwargs
@@ -158,8 +167,15 @@ class Fuzz:
         with ignore_hypothesis_output():
             try:
                 built()
-            except BudgetSpent:
-                pass  # reported with the case counts (terminal summary, summary.json)
+            except BaseException as exc:
+                # The spent budget is reported with the case counts (terminal summary,
+                # summary.json), never as a finding; hypothesis may group it with real ones.
+                findings = _findings(exc)
+                if not findings:
+                    return
+                if findings == [exc] or not _spent_inside(exc):
+                    raise
+                raise findings[0] from None  # as raised: its seed, curl and cassette kept
 
     def feedback(self) -> FeedbackSources:
         """schemathesis' feedback sources (its constants pool), built once per run."""
@@ -245,6 +261,21 @@ class BudgetSpent(Exception):
     """The fuzz suite's time budget is spent: the state machine stops sending."""
 
 
+def _spent_inside(exc: BaseException) -> bool:
+    if isinstance(exc, BudgetSpent):
+        return True
+    return isinstance(exc, BaseExceptionGroup) and any(_spent_inside(e) for e in exc.exceptions)
+
+
+def _findings(exc: BaseException) -> list[BaseException]:
+    """The failures behind `exc`, without the spent budget (schemathesis' groups kept whole)."""
+    if isinstance(exc, BudgetSpent):
+        return []
+    if isinstance(exc, BaseExceptionGroup) and not isinstance(exc, FailureGroup):
+        return [found for inner in exc.exceptions for found in _findings(inner)]
+    return [exc]
+
+
 def _target_flags(runtime: Runtime) -> str:
     """` --base-url … --project …` (live) or ` --fault …` (embedded): the same target again."""
     if runtime.mock is not None:
@@ -285,6 +316,14 @@ def _bind_machine(fuzz: Fuzz) -> type[APIStateMachine]:
 
         def get_call_kwargs(self, case: Case[Any]) -> dict[str, Any]:
             return fuzz.target.call_kwargs()
+
+        def call(self, case: Case[Any], **kwargs: Any) -> Response:
+            try:
+                return case.call(**kwargs)
+            except WriteOutcomeUnknownError as exc:
+                # The sequence cannot go on from an unknown state: discard it, not fail it.
+                fuzz.inconclusive.append(str(exc))
+                hypothesis.reject()
 
         def before_call(self, case: Case[Any]) -> None:
             super().before_call(case)

@@ -11,7 +11,14 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from wfcontracts.scenarios.probes import Probe, depends, succeed_task, wait_task
+from wfcontracts.scenarios.probes import (
+    LOST_ANSWER_ATTEMPTS,
+    Probe,
+    depends,
+    succeed_task,
+    wait_task,
+)
+from wfcontracts.target import WriteOutcomeUnknownError
 
 if TYPE_CHECKING:
     from wfcontracts.runtime import Runtime
@@ -29,6 +36,8 @@ class SeedData:
     version: str
     executions: dict[str, list[str]] = field(default_factory=dict)
     waiting_task_ids: list[str] = field(default_factory=list)
+    #: Executions started on demand (single-constraint probes): the run's own, like the seeds.
+    fresh: set[str] = field(default_factory=set)
     probe: Probe | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -49,8 +58,13 @@ class SeedData:
         if self.probe is None:
             raise RuntimeError("fresh executions need the seed's probe")
         with self._lock:
-            execution = self.probe.run(self.workflow_external_id, self.version, input={})
-        return str(execution["id"])
+            execution_id = _run(self.probe, self.workflow_external_id, self.version, input={})
+            self.fresh.add(execution_id)
+            return execution_id
+
+    def owns(self, execution_id: object) -> bool:
+        """Whether the run started this execution (seeded or started on demand)."""
+        return execution_id in self.fresh or execution_id in self.execution_ids
 
     def add_execution(self, status: str, execution_id: str) -> None:
         with self._lock:
@@ -71,7 +85,7 @@ def seed(runtime: Runtime, scenario: str = "fuzz") -> SeedData:
     xid, version = probe.upsert(scenario, tasks)
     data = SeedData(xid, version, probe=probe)
     plan = ["RUNNING"] * RUNNING_EXECUTIONS + ["COMPLETED", "FAILED", "TERMINATED"]
-    started = [str(probe.run(xid, version, input={"seed": True})["id"]) for _ in plan]
+    started = [_run(probe, xid, version) for _ in plan]
     waiting = [str(probe.wait_for_task(execution_id, WAIT)["id"]) for execution_id in started]
     for goal, execution_id, task_id in zip(plan, started, waiting, strict=True):
         data.waiting_task_ids.append(task_id)
@@ -86,3 +100,18 @@ def seed(runtime: Runtime, scenario: str = "fuzz") -> SeedData:
             goal = str(probe.wait_terminal(execution_id).get("status", goal))
         data.add_execution(goal, execution_id)
     return data
+
+
+def _run(probe: Probe, xid: str, version: str, input: dict[str, object] | None = None) -> str:
+    """Start an execution of the seed version; when the answer to a run was lost, start
+    another: the lost one, if it started, runs the run's own probe version and cleanup's
+    prefix sweep cancels it. The transport itself never sends a run twice."""
+    for attempt in range(LOST_ANSWER_ATTEMPTS):
+        try:
+            return str(
+                probe.run(xid, version, input={"seed": True} if input is None else input)["id"]
+            )
+        except WriteOutcomeUnknownError:
+            if attempt + 1 == LOST_ANSWER_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")

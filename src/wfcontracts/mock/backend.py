@@ -3,7 +3,9 @@
 Bodies arrive parsed and already shape-validated against the contract; this module does the
 semantic validation, returns JSON-ready response bodies and raises :class:`DomainError`.
 
-Picks where the documentation is silent (checks must not depend on them):
+Picks where the documentation is silent (checks must not depend on them), as the default
+(``strict``) profile makes them; ``profiles.Profile`` names each, and the ``alternative``
+profile takes the other legitimate answer (README, "Choices where the documentation is silent"):
 
 * run of an unknown workflow/version: 404 with ``missing``;
 * retrieve of an unknown execution id: 400 (what the Python SDK maps to ``None``);
@@ -69,6 +71,7 @@ from wfcontracts.mock.models import (
     Workflow,
     WorkflowVersion,
 )
+from wfcontracts.mock.profiles import STRICT, Profile
 
 __all__ = ["CdfRequester", "WorkflowsBackend"]
 
@@ -124,8 +127,13 @@ class _ProjectEnvironment:
         self, method: str, resource_path: str, query: dict[str, Any] | None, body: Any
     ) -> tuple[int, Any]:
         if not _in_workflows_api(resource_path):
-            # The mock serves the Workflows API only; the rest of an (empty) project answers.
-            return 200, {"items": []}
+            # The mock serves the Workflows API only; the rest of the project answers as an
+            # empty one would, or refuses the session access (the alternative profile).
+            status = self._backend.profile.cdf_outside_api_status
+            if status == 200:
+                return 200, {"items": []}
+            message = f"The session has no access to {resource_path}"
+            return status, {"error": {"code": status, "message": message}}
         requester = self._backend.cdf_request
         if requester is None:
             return self._backend._answer_cdf(self._project, method, resource_path)
@@ -163,18 +171,21 @@ class WorkflowsBackend:
         cdf_request: CdfRequester | None = None,
         task_latency_ms: int | None = None,
         pace: Pace | None = None,
+        profile: Profile = STRICT,
     ) -> None:
         self.clock = clock
         self.faults = faults if faults is not None else FaultSet()
         self.cdf_request = cdf_request
         self.pace = pace if pace is not None else Pace()
-        self.engine = Engine(self.faults, task_latency_ms, self.pace)
+        self.profile = profile
+        self.engine = Engine(self.faults, task_latency_ms, self.pace, profile)
         self._lock = threading.RLock()
         self._advancing = False
         self._projects: dict[str, _Project] = {}
         self._seq = itertools.count()
         self._session_ids = itertools.count(1)
-        self._nonces: set[str] = set()
+        # (project, nonce) for every nonce POST /sessions handed out and no run took yet.
+        self._nonces: set[tuple[str, str]] = set()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -223,6 +234,9 @@ class WorkflowsBackend:
     def _project(self, name: str) -> _Project:
         return self._projects.setdefault(name, _Project())
 
+    def _environment(self, name: str) -> _ProjectEnvironment:
+        return _ProjectEnvironment(self, name, self._project(name))
+
     def _delay(self, ex: Execution, purpose: str, window: Window) -> int:
         return 0 if self.pace.instant else self.pace.draw(ex.pace_key, purpose, window)
 
@@ -265,9 +279,31 @@ class WorkflowsBackend:
         after = _decode_cursor(cursor, signature)
         if after is not None and not isinstance(after, str):
             raise _bad_cursor()
-        xids = sorted(x for x in state.workflows if after is None or x > after)
+        down = self.profile.definitions_descending
+        xids = sorted(
+            (x for x in state.workflows if after is None or (x < after if down else x > after)),
+            reverse=down,
+        )
         page = [_render_workflow(state.workflows[x]) for x in xids[:limit]]
-        return _page(page, len(xids) > limit, lambda: _encode_cursor(xids[limit - 1], signature))
+        return self._page(
+            page, len(xids) > limit, lambda: _encode_cursor(xids[limit - 1], signature)
+        )
+
+    def _page(
+        self, items: list[dict[str, Any]], more: bool, cursor: Callable[[], str]
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"items": items}
+        if more and items:
+            body["nextCursor"] = cursor()
+        elif self.profile.null_next_cursor:
+            body["nextCursor"] = None
+        return body
+
+    def _filter_signature(self, parameters: dict[str, Any]) -> str:
+        """What a cursor is bound to: the request's filter, or (unbound) only its list."""
+        if not self.profile.cursor_bound_to_filter:
+            parameters = dict.fromkeys(parameters, "*")
+        return _signature(parameters)
 
     @_locked
     def delete_workflows(
@@ -287,7 +323,8 @@ class WorkflowsBackend:
         for xid in present:
             if any(ex.status == "RUNNING" for ex in _all_of_workflow(state, xid)):
                 raise DomainError(
-                    409, f"Workflow '{xid}' cannot be deleted while it has running executions"
+                    self.profile.delete_running_status,
+                    f"Workflow '{xid}' cannot be deleted while it has running executions",
                 )
         for xid in present:
             self._delete_workflow(state, xid)
@@ -296,6 +333,8 @@ class WorkflowsBackend:
         del state.workflows[xid]
         for key in [k for k in state.versions if k[0] == xid]:
             del state.versions[key]
+        if self.profile.delete_keeps_executions:
+            return  # the history stays: executions carry their own copy of the definition
         gone = list(_all_of_workflow(state, xid))
         state.by_workflow.pop(xid, None)
         if not gone:
@@ -339,19 +378,26 @@ class WorkflowsBackend:
     ) -> dict[str, Any]:
         """A page of versions matching any filter (all when none), by (workflow, version)."""
         state = self._project(project)
-        signature = _signature({"filters": workflow_filters})
+        signature = self._filter_signature({"filters": workflow_filters})
         after = _decode_cursor(cursor, signature)
         if after is not None and not (
             isinstance(after, list) and len(after) == 2 and all(isinstance(a, str) for a in after)
         ):
             raise _bad_cursor()
+        down = self.profile.definitions_descending
         keys = sorted(
-            key
-            for key in state.versions
-            if _version_matches(key, workflow_filters) and (after is None or list(key) > after)
+            (
+                key
+                for key in state.versions
+                if _version_matches(key, workflow_filters)
+                and (after is None or (list(key) < after if down else list(key) > after))
+            ),
+            reverse=down,
         )
         page = [_render_version(state.versions[k]) for k in keys[:limit]]
-        return _page(page, len(keys) > limit, lambda: _encode_cursor(keys[limit - 1], signature))
+        return self._page(
+            page, len(keys) > limit, lambda: _encode_cursor(keys[limit - 1], signature)
+        )
 
     @_locked
     def delete_versions(
@@ -375,7 +421,7 @@ class WorkflowsBackend:
         for item in items:
             kind = next((t for key, t in _SESSION_TYPES if item.get(key)), "TOKEN_EXCHANGE")
             nonce = secrets.token_urlsafe(24)
-            self._nonces.add(nonce)
+            self._nonces.add((project, nonce))
             session: dict[str, Any] = {
                 "id": next(self._session_ids),
                 "status": "READY",
@@ -393,7 +439,8 @@ class WorkflowsBackend:
     def run_execution(
         self, project: str, workflow_external_id: str, version: str, body: dict[str, Any]
     ) -> dict[str, Any]:
-        """Start an execution (202 body, RUNNING); any nonce is accepted (CDF issues them)."""
+        """Start an execution (202 body, RUNNING). Any nonce is accepted (CDF issues them),
+        unless the profile takes only the ones POST /sessions handed out."""
         state, now = self._project(project), self.clock.now_ms()
         found = state.versions.get((workflow_external_id, version))
         if found is not None:
@@ -401,7 +448,11 @@ class WorkflowsBackend:
         elif "unknown_version_runs" in self.faults:
             definition = _definition({"tasks": []})
         else:
-            raise _version_not_found([(workflow_external_id, version)])
+            raise _version_not_found(
+                [(workflow_external_id, version)], self.profile.unknown_version_status
+            )
+        self._check_concurrency(state, workflow_external_id)
+        self._take_nonce(project, body)
         run_input = body.get("input")
         state.runs += 1
         ex = Execution(
@@ -422,8 +473,10 @@ class WorkflowsBackend:
         )
         profile = self.pace.profile
         pickup = self._delay(ex, "pickup", profile.pickup)
-        if pickup > 0:  # not picked up yet: no startTime, no task
-            ex.start_time, ex.resume_at = None, now + pickup
+        if pickup > 0:  # not picked up yet: no task, and (unless the profile says) no startTime
+            ex.resume_at = now + pickup
+            if not self.profile.start_time_in_run_answer:
+                ex.start_time = None
         listed = self._delay(ex, "listing", profile.listing)
         if listed > 0:
             self._store(state, ex, listed_at=now + listed)
@@ -431,6 +484,36 @@ class WorkflowsBackend:
             self._store(state, ex)
         self._schedule(state, ex, now)
         return self._render_execution(ex)
+
+    def _check_concurrency(self, state: _Project, workflow_external_id: str) -> None:
+        if not self.profile.enforce_max_concurrent:
+            return
+        workflow = state.workflows.get(workflow_external_id)
+        limit = workflow.max_concurrent_executions if workflow is not None else None
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            return
+        executions = _all_of_workflow(state, workflow_external_id)
+        running = sum(ex.status == "RUNNING" for ex in executions)
+        if running >= limit:
+            raise DomainError(
+                409,
+                f"Workflow '{workflow_external_id}' already has {running} running executions"
+                f" (maxConcurrentExecutions {limit})",
+            )
+
+    def _take_nonce(self, project: str, body: dict[str, Any]) -> None:
+        """Under ``nonces_from_sessions``: refuse a nonce POST /sessions did not hand out in
+        this project, or one a run or retry already took; else consume it."""
+        if not self.profile.nonces_from_sessions:
+            return
+        authentication = body.get("authentication")
+        nonce = authentication.get("nonce") if isinstance(authentication, dict) else None
+        key = (project, nonce) if isinstance(nonce, str) else None
+        if key is None or key not in self._nonces:
+            raise DomainError(
+                400, "Invalid nonce: use a nonce from POST /sessions of this project, once"
+            )
+        self._nonces.discard(key)
 
     def _new_execution_id(self) -> str:
         value = str(uuid.uuid4())
@@ -458,19 +541,22 @@ class WorkflowsBackend:
         """
         state = self._project(project)
         filter_: dict[str, Any] = body.get("filter") or {}
-        limit = int(body.get("limit") or 100)
-        signature = _signature({"filter": filter_})
+        sent = body.get("limit")
+        # Out of 1..1000 only under the lenient profile (the bounds are not documented here).
+        limit = self.profile.default_list_limit if sent is None else min(max(int(sent), 1), 1000)
+        signature = self._filter_signature({"filter": filter_})
         position = _decode_position(body.get("cursor"), signature)
         matcher = self._matcher(filter_)
         take = limit + 5 if "list_limit_ignored" in self.faults else limit
         found: list[Execution] = []
-        for ex in _candidates(state, position, matcher.workflow_ids):
+        oldest_first = self.profile.executions_oldest_first
+        for ex in _candidates(state, position, matcher.workflow_ids, oldest_first):
             if matcher(ex):
                 found.append(ex)
                 if len(found) > take:
                     break
         page = found[:take]
-        return _page(
+        return self._page(
             [self._render_execution(ex) for ex in page],
             len(found) > take,
             lambda: self._next_position(page, signature),
@@ -484,7 +570,11 @@ class WorkflowsBackend:
         if "list_ignores_status_filter" in self.faults:
             statuses = None
         return _Matcher(
-            workflows, statuses, filter_.get("createdTimeStart"), filter_.get("createdTimeEnd")
+            workflows,
+            statuses,
+            filter_.get("createdTimeStart"),
+            filter_.get("createdTimeEnd"),
+            end_inclusive=not self.profile.created_time_end_exclusive,
         )
 
     def _next_position(self, page: list[Execution], signature: str) -> str:
@@ -494,12 +584,17 @@ class WorkflowsBackend:
 
     @_locked
     def retrieve_execution(self, project: str, execution_id: str) -> dict[str, Any]:
-        """The detailed execution; an unknown id is a 400 (the SDK maps that to None)."""
+        """The detailed execution; an unknown id is a 400 (the SDK maps that to None), or what
+        the profile says."""
         ex = self._project(project).by_id.get(execution_id)
         if ex is None:
             if "server_error_on_unknown_id" in self.faults:
                 raise RuntimeError(f"execution lookup crashed for {execution_id!r}")
-            raise DomainError(400, f"Workflow execution '{execution_id}' not found")
+            raise DomainError(
+                self.profile.unknown_execution_status,
+                f"Workflow execution '{execution_id}' not found",
+                missing=[{"id": execution_id}],
+            )
         return self._render_detailed(ex)
 
     @_locked
@@ -508,13 +603,14 @@ class WorkflowsBackend:
     ) -> dict[str, Any]:
         """RUNNING -> TERMINATED (reason or "cancelled"); otherwise 409 and nothing changes."""
         ex = self._execution(project, execution_id)
-        reason = body.get("reason") or "cancelled"
+        default = self.profile.default_cancel_reason
+        reason = body.get("reason") or default
         if "cancel_ignores_reason" in self.faults:
-            reason = "cancelled"
+            reason = default
         if ex.status != "RUNNING":
             if "cancel_finished_accepted" not in self.faults:
                 raise DomainError(
-                    409,
+                    self.profile.illegal_transition_status,
                     f"Workflow execution is {ex.status}; only a RUNNING execution can be cancelled",
                 )
             ex.status, ex.reason = "TERMINATED", reason
@@ -536,15 +632,16 @@ class WorkflowsBackend:
             if "retry_running_accepted" in self.faults:
                 return self._render_execution(ex)
             raise DomainError(
-                409,
+                self.profile.illegal_transition_status,
                 f"Workflow execution is {ex.status}; only a FAILED, TIMED_OUT or TERMINATED"
                 " execution can be retried",
             )
+        self._take_nonce(project, body)
         if "retry_new_id" in self.faults:
             ex = self._copy_execution(state, ex)
         now = self.clock.now_ms()
         rerun_at = now + self._delay(ex, f"retry:{ex.rounds}", self.pace.profile.retry)
-        self.engine.retry(ex, now, rerun_at)
+        self.engine.retry(ex, now, self._environment(project), rerun_at)
         self._schedule(state, ex, now)
         return self._render_execution(ex)
 
@@ -581,17 +678,21 @@ class WorkflowsBackend:
         ex = state.task_owner.get(task_id)
         task = next((t for t in ex.tasks if t.id == task_id), None) if ex else None
         if ex is None or task is None:
-            raise DomainError(404, f"Task '{task_id}' not found", missing=[{"id": task_id}])
+            raise DomainError(
+                self.profile.unknown_task_status,
+                f"Task '{task_id}' not found",
+                missing=[{"id": task_id}],
+            )
         status = body.get("status")
         if status not in _UPDATE_STATUSES:
             raise DomainError(400, f"Task status must be one of {sorted(_UPDATE_STATUSES)}")
-        _check_updatable(task)
+        _check_updatable(task, self.profile.task_not_updatable_status)
         now = self.clock.now_ms()
         output = body.get("output") or {}
         purpose = f"update:{task.external_id}:{task.attempts_used}"
         due = now + self._delay(ex, purpose, self.pace.profile.update)
         answer = self._render_task(self.engine.preview_report(task, now, status, output))
-        self.engine.accept_report(ex, task, now, status, output, due)
+        self.engine.accept_report(ex, task, now, status, output, self._environment(project), due)
         self._schedule(state, ex, now)
         return answer
 
@@ -693,12 +794,15 @@ class _Matcher:
         statuses: list[str] | None,
         start: int | None,
         end: int | None,
+        *,
+        end_inclusive: bool = True,
     ) -> None:
         self._workflows = workflows
         self.workflow_ids = sorted({f["externalId"] for f in workflows}) if workflows else None
         self._statuses = frozenset(statuses) if statuses else None
         self._start = start
         self._end = end
+        self._end_inclusive = end_inclusive
 
     def __call__(self, ex: Execution) -> bool:
         if self._workflows and not any(_same_workflow(f, ex) for f in self._workflows):
@@ -707,7 +811,9 @@ class _Matcher:
             return False
         if self._start is not None and ex.created_time < self._start:
             return False
-        return self._end is None or ex.created_time <= self._end
+        if self._end is None:
+            return True
+        return ex.created_time <= self._end if self._end_inclusive else ex.created_time < self._end
 
 
 def _same_workflow(filter_: dict[str, Any], ex: Execution) -> bool:
@@ -716,15 +822,19 @@ def _same_workflow(filter_: dict[str, Any], ex: Execution) -> bool:
 
 
 def _candidates(
-    state: _Project, position: tuple[list[int], bool] | None, workflow_ids: list[str] | None
+    state: _Project,
+    position: tuple[list[int], bool] | None,
+    workflow_ids: list[str] | None,
+    oldest_first: bool = False,
 ) -> Iterator[Execution]:
-    """Executions newest first, from the cursor position on, lazily."""
+    """Executions newest (or oldest) first, from the cursor position on, lazily."""
+    walk = _ascending if oldest_first else _descending
     if workflow_ids is None:
-        return _descending(state.executions, position)
-    streams = [_descending(state.by_workflow.get(x, []), position) for x in workflow_ids]
+        return walk(state.executions, position)
+    streams = [walk(state.by_workflow.get(x, []), position) for x in workflow_ids]
     if len(streams) == 1:
         return streams[0]
-    return heapq.merge(*streams, key=_sort_key, reverse=True)
+    return heapq.merge(*streams, key=_sort_key, reverse=not oldest_first)
 
 
 def _descending(
@@ -738,18 +848,22 @@ def _descending(
     return (executions[i] for i in range(stop - 1, -1, -1))
 
 
+def _ascending(
+    executions: list[Execution], position: tuple[list[int], bool] | None
+) -> Iterator[Execution]:
+    start = 0
+    if position is not None:
+        key, inclusive = (position[0][0], position[0][1]), position[1]
+        bisect = bisect_left if inclusive else bisect_right
+        start = bisect(executions, key, key=_sort_key)
+    return (executions[i] for i in range(start, len(executions)))
+
+
 def _insert_sorted(executions: list[Execution], ex: Execution) -> None:
     if not executions or executions[-1].sort_key <= ex.sort_key:
         executions.append(ex)  # the usual case: the clock did not go backwards
     else:
         insort(executions, ex, key=_sort_key)
-
-
-def _page(items: list[dict[str, Any]], more: bool, cursor: Callable[[], str]) -> dict[str, Any]:
-    body: dict[str, Any] = {"items": items}
-    if more and items:
-        body["nextCursor"] = cursor()
-    return body
 
 
 def _signature(parameters: dict[str, Any]) -> str:
@@ -767,7 +881,7 @@ def _encode_cursor(position: Any, signature: str) -> str:
 
 
 def _decode_cursor(cursor: str | None, signature: str) -> Any:
-    if cursor is None:
+    if not cursor:  # an empty cursor (which only the lenient profile lets in) is the first page
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
@@ -819,28 +933,30 @@ def _version_matches(key: tuple[str, str], filters: Iterable[dict[str, Any]]) ->
     )
 
 
-def _version_not_found(keys: list[tuple[str, str]]) -> DomainError:
+def _version_not_found(keys: list[tuple[str, str]], status: int = 404) -> DomainError:
     names = ", ".join(f"{x}/{v}" for x, v in keys)
     return DomainError(
-        404,
+        status,
         f"Workflow versions not found: {names}",
         missing=[{"workflowExternalId": x, "version": v} for x, v in keys],
     )
 
 
-def _check_updatable(task: TaskExecution) -> None:
+def _check_updatable(task: TaskExecution, refused: int = 400) -> None:
     if not is_async_task(task):
         raise DomainError(
-            400, f"Task '{task.external_id}' is not an async task (isAsyncComplete is not true)"
+            refused,
+            f"Task '{task.external_id}' is not an async task (isAsyncComplete is not true)",
         )
     if task.status != "IN_PROGRESS":
         raise DomainError(
-            400, f"Task '{task.external_id}' is {task.status}; only IN_PROGRESS can be updated"
+            refused, f"Task '{task.external_id}' is {task.status}; only IN_PROGRESS can be updated"
         )
     if task.pending_report is not None:
         reported = task.pending_report.status
         raise DomainError(
-            400, f"Task '{task.external_id}' was already reported {reported}; it cannot change"
+            refused,
+            f"Task '{task.external_id}' was already reported {reported}; it cannot change",
         )
 
 

@@ -21,6 +21,11 @@ cancel's tasks turn CANCELED at ``cancel_at``; an accepted task update shows at 
 ``pending_report.due``. They are events like task finishes and timeouts: :meth:`Engine.next_event`
 tells the backend's wake-up heap when an execution next needs the engine.
 
+Attempts (``profiles.Profile.appended_attempts``): by default a task's further attempts (its own
+retries, an execution retry's re-run) reuse its task execution (same id); the alternative
+profile appends a new one (new id) per attempt, the old one keeping its final status. The
+latest task execution of an external id is the one that runs.
+
 Simulated behaviour of the task types: a function "echoes" its ``data`` as ``response`` (so a
 dispatcher function can feed a dynamic task); ``cdf`` calls the injected requester and fails the
 attempt on a non-2xx status; ``transformation`` and ``simulation`` always succeed.
@@ -51,6 +56,7 @@ from wfcontracts.mock.models import (
     TaskExecution,
     WorkflowVersion,
 )
+from wfcontracts.mock.profiles import STRICT, Profile
 
 __all__ = [
     "MAX_EXECUTION_MS",
@@ -66,6 +72,15 @@ __all__ = [
 MAX_EXECUTION_MS = 24 * 3600 * 1000
 MAX_TASKS_PER_EXECUTION = 200
 _REFERENCE = re.compile(r"\$\{([^}]*)\}")
+#: Parameter members the engine reads as objects (each may also be a whole reference string).
+_OBJECT_PARAMETERS = (
+    "function",
+    "transformation",
+    "cdfRequest",
+    "dynamic",
+    "subworkflow",
+    "simulation",
+)
 
 
 class TaskEnvironment(Protocol):
@@ -101,8 +116,11 @@ def fill_task_defaults(task: dict[str, Any]) -> dict[str, Any]:
     if filled.get("type") == "function":
         params.setdefault("isAsyncComplete", False)
     sub = params.get("subworkflow")
-    if filled.get("type") == "subworkflow" and isinstance(sub, dict) and "tasks" in sub:
-        params["subworkflow"] = {**sub, "tasks": [fill_task_defaults(t) for t in sub["tasks"]]}
+    # Inline tasks only: `tasks` may also be a reference, resolved (and checked) when it runs.
+    if filled.get("type") == "subworkflow" and isinstance(sub, dict):
+        inline = sub.get("tasks")
+        if isinstance(inline, list):
+            params["subworkflow"] = {**sub, "tasks": [fill_task_defaults(t) for t in inline]}
     filled["parameters"] = params
     return filled
 
@@ -111,7 +129,9 @@ def check_tasks(tasks: list[dict[str, Any]], *, nested: bool = False) -> None:
     """Raise DomainError(400) unless ``tasks`` is a valid task graph.
 
     Checks: unique external ids (including inline subworkflow tasks), reserved ids, dependsOn
-    pointing at a task of the same list, no cycles, and no dynamic/subworkflow inside a container.
+    pointing at a task of the same list, no cycles, and no dynamic/subworkflow inside a container;
+    and the shapes the engine reads (a contract-validated definition always has them; a dynamic
+    task's resolved children, or a definition the lenient profile let in, may not).
     """
     seen: set[str] = set()
     for task in tasks:
@@ -123,6 +143,7 @@ def _check_task(task: dict[str, Any], seen: set[str], nested: bool) -> None:
     xid = task.get("externalId")
     if not isinstance(xid, str) or not isinstance(task.get("type"), str):
         raise DomainError(400, "Every task needs a string externalId and type")
+    _check_shapes(xid, task)
     if xid == "workflow" or xid.startswith("__"):
         raise DomainError(
             400, f"Task externalId '{xid}' is reserved: it cannot be 'workflow' or start with '__'"
@@ -141,8 +162,41 @@ def _check_task(task: dict[str, Any], seen: set[str], nested: bool) -> None:
     inline = _inline_subworkflow_tasks(task)
     if inline is not None:
         for child in inline:
+            if not isinstance(child, dict):
+                raise DomainError(400, f"Task '{xid}': subworkflow tasks must be objects")
             _check_task(child, seen, True)
         _check_dependencies(inline)
+
+
+def _check_shapes(xid: str, task: dict[str, Any]) -> None:
+    for key in ("retries", "timeout"):
+        value = task.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise DomainError(400, f"Task '{xid}': {key} must be an integer")
+    depends_on = task.get("dependsOn")
+    if depends_on is not None and not (
+        isinstance(depends_on, list)
+        and all(isinstance(d, dict) and isinstance(d.get("externalId"), str) for d in depends_on)
+    ):
+        raise DomainError(400, f"Task '{xid}': dependsOn must be a list of {{externalId}} objects")
+    params = task.get("parameters")
+    if params is None:
+        return
+    if not isinstance(params, dict):
+        raise DomainError(400, f"Task '{xid}': parameters must be an object")
+    for key in _OBJECT_PARAMETERS:
+        member = params.get(key)
+        if member is not None and not isinstance(member, dict) and not _is_reference(member):
+            raise DomainError(400, f"Task '{xid}': parameters.{key} must be an object")
+
+
+def _is_reference(value: Any) -> bool:
+    return isinstance(value, str) and _REFERENCE.search(value) is not None
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """``value`` when it is an object, else {} (a reference may resolve to anything)."""
+    return value if isinstance(value, dict) else {}
 
 
 def _inline_subworkflow_tasks(task: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -250,11 +304,16 @@ class Engine:
     """Moves executions forward; the backend owns storage, locking and wake-up bookkeeping."""
 
     def __init__(
-        self, faults: FaultSet, task_latency_ms: int | None = None, pace: Pace | None = None
+        self,
+        faults: FaultSet,
+        task_latency_ms: int | None = None,
+        pace: Pace | None = None,
+        profile: Profile = STRICT,
     ) -> None:
         self.faults = faults
         self.task_latency_ms = task_latency_ms
         self.pace = pace if pace is not None else Pace()
+        self.profile = profile
         self._numbers = itertools.count(1_000_001)  # callId, jobId, runId, logId
         self._static_inputs: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
 
@@ -317,7 +376,7 @@ class Engine:
                 return
             if ex.resume_at is not None:
                 if ex.resume_at <= at:
-                    self._resume(ex, at)
+                    self._resume(ex, at, env)
                 return
         for task in list(ex.tasks):
             if task.status != "IN_PROGRESS" or task.task_type in CONTAINER_TYPES:
@@ -325,7 +384,7 @@ class Engine:
             report = task.pending_report
             if report is not None:
                 if report.due <= at:
-                    self._apply_report(ex, task, at, report)
+                    self._apply_report(ex, task, at, report, env)
             elif ex.status == "RUNNING":
                 self._fire_attempt(ex, task, at, env)
             elif ex.cancel_at is None and task.finish_at is not None and task.finish_at <= at:
@@ -340,14 +399,14 @@ class Engine:
         elif timeout_at <= at:
             seconds = task.definition.get("timeout", 3600)
             reason = f"Task '{task.external_id}' timed out after {seconds} seconds"
-            self._attempt_failed(ex, task, at, reason, timed_out=True)
+            self._attempt_failed(ex, task, at, reason, env, timed_out=True)
 
-    def _resume(self, ex: Execution, at: int) -> None:
+    def _resume(self, ex: Execution, at: int, env: TaskEnvironment) -> None:
         # The pickup of a run (startTime, then its first tasks) or the re-run of a retry.
         ex.resume_at = None
         if ex.start_time is None:
             ex.start_time = at
-        self._rerun(ex)
+        self._rerun(ex, env)
 
     def _finish_orphan(self, task: TaskExecution, at: int, env: TaskEnvironment) -> None:
         # A task a faulty cancel left running: it finishes its work, nothing follows from it.
@@ -435,7 +494,7 @@ class Engine:
         task.attempt_start = at
         if _is_async(task):
             task.finish_at = None
-            function_xid = str(task.input.get("function", {}).get("externalId", ""))
+            function_xid = str(_object(task.input.get("function")).get("externalId", ""))
             task.output = {
                 "callId": next(self._numbers),
                 "functionId": _function_id(function_xid),
@@ -461,12 +520,12 @@ class Engine:
         if task.task_type != "function":
             return params
         if params is not original or task.parent_external_id is not None:
-            return {"asyncComplete": _is_async(task), "function": params.get("function") or {}}
+            return {"asyncComplete": _is_async(task), "function": _object(params.get("function"))}
         # Without references the input depends on the definition only: share it between
         # executions (keeps memory per execution small with 100k stored executions).
         cached = self._static_inputs.get(id(task.definition))
         if cached is None or cached[0] is not task.definition:
-            built = {"asyncComplete": _is_async(task), "function": params.get("function") or {}}
+            built = {"asyncComplete": _is_async(task), "function": _object(params.get("function"))}
             cached = self._static_inputs[id(task.definition)] = (task.definition, built)
         return cached[1]
 
@@ -534,15 +593,14 @@ class Engine:
         if ok:
             task.status, task.end_time, task.reason = "COMPLETED", at, None
         else:
-            self._attempt_failed(ex, task, at, reason)
+            self._attempt_failed(ex, task, at, reason, env)
 
     def _perform(
         self, task: TaskExecution, env: TaskEnvironment
     ) -> tuple[bool, dict[str, Any], str]:
         kind = task.task_type
         if kind == "function":
-            function = task.input.get("function") or {}
-            return True, self._function_output(function), ""
+            return True, self._function_output(_object(task.input.get("function"))), ""
         if kind == "cdf":
             return self._perform_cdf(task, env)
         if kind == "transformation":
@@ -563,7 +621,7 @@ class Engine:
     def _perform_cdf(
         self, task: TaskExecution, env: TaskEnvironment
     ) -> tuple[bool, dict[str, Any], str]:
-        request = task.input.get("cdfRequest") or {}
+        request = _object(task.input.get("cdfRequest"))
         method = str(request.get("method", "GET")).upper()
         path = str(request.get("resourcePath", ""))
         query = request.get("queryParameters")
@@ -579,6 +637,7 @@ class Engine:
         task: TaskExecution,
         at: int,
         reason: str,
+        env: TaskEnvironment,
         *,
         timed_out: bool = False,
         terminal: bool = False,
@@ -589,9 +648,34 @@ class Engine:
         if timed_out and self._aborts(task):
             self._give_up(ex, task, at, "TIMED_OUT")
         elif not terminal and task.attempts_used < task.attempts_allowed:
+            if self.profile.appended_attempts:
+                if task.status == "IN_PROGRESS":  # a reported attempt already shows FAILED
+                    task.status, task.end_time = ("TIMED_OUT" if timed_out else "FAILED"), at
+                task = self._append_attempt(ex, task, env)
+                task.start_time = at
             self._begin_attempt(ex, task, at)
         else:
             self._exhaust(ex, task, at, exhausted_status)
+
+    def _append_attempt(
+        self, ex: Execution, task: TaskExecution, env: TaskEnvironment
+    ) -> TaskExecution:
+        """A new task execution (new id) for the next attempt of ``task``, which keeps its
+        final status; attempt counts carry over."""
+        fresh = replace(
+            task,
+            id=str(uuid.uuid4()),
+            status="SCHEDULED",
+            start_time=None,
+            end_time=None,
+            reason=None,
+            output={},
+            finish_at=None,
+            pending_report=None,
+        )
+        ex.tasks.append(fresh)
+        env.register_task(ex, fresh)
+        return fresh
 
     def _exhaust(self, ex: Execution, task: TaskExecution, at: int, status: str) -> None:
         if self._aborts(task):
@@ -651,9 +735,12 @@ class Engine:
         else:
             ex.cancel_at = tasks_at
 
-    def retry(self, ex: Execution, now: int, rerun_at: int | None = None) -> None:
-        """Resume a stopped execution in place from its points of failure (same ids): RUNNING
-        at once, its failed tasks re-run at ``rerun_at`` (default: now)."""
+    def retry(
+        self, ex: Execution, now: int, env: TaskEnvironment, rerun_at: int | None = None
+    ) -> None:
+        """Resume a stopped execution in place from its points of failure (same execution id;
+        same task ids unless the profile appends attempts): RUNNING at once, its failed tasks
+        re-run at ``rerun_at`` (default: now)."""
         if ex.cancel_at is not None:  # a cancel still landing lands before the re-run
             ex.cancel_at = None
             self._cancel_active(ex, now)
@@ -666,15 +753,22 @@ class Engine:
         elif rerun_at is not None and rerun_at > now:
             ex.resume_at = rerun_at
         else:
-            self._rerun(ex)
+            self._rerun(ex, env)
 
-    def _rerun(self, ex: Execution) -> None:
+    def _rerun(self, ex: Execution, env: TaskEnvironment) -> None:
         by_xid = ex.task_by_external_id()
-        for task in list(ex.tasks):
+        # The latest task execution of each external id: earlier appended attempts are history.
+        for task in list(by_xid.values()):
             if task.parent_external_id is None:
-                self._retry_task(task, by_xid)
+                self._retry_task(ex, task, by_xid, env)
 
-    def _retry_task(self, task: TaskExecution, by_xid: dict[str, TaskExecution]) -> None:
+    def _retry_task(
+        self,
+        ex: Execution,
+        task: TaskExecution,
+        by_xid: dict[str, TaskExecution],
+        env: TaskEnvironment,
+    ) -> None:
         if not self._reruns(task):
             return
         if task.children is not None:
@@ -683,8 +777,10 @@ class Engine:
             for child in task.children:
                 reached = by_xid.get(child["externalId"])
                 if reached is not None:
-                    self._retry_task(reached, by_xid)
+                    self._retry_task(ex, reached, by_xid, env)
             return
+        if self.profile.appended_attempts:
+            task = self._append_attempt(ex, task, env)
         self._grant_attempt(task)
         task.status, task.end_time, task.reason, task.finish_at = "SCHEDULED", None, None, None
 
@@ -719,6 +815,7 @@ class Engine:
         now: int,
         status: str,
         output: dict[str, Any],
+        env: TaskEnvironment,
         due: int | None = None,
     ) -> None:
         """Take a task update: it shows (and the execution goes on) at ``due`` (default now)."""
@@ -726,18 +823,23 @@ class Engine:
             return
         report = PendingReport(now if due is None else due, status, output, now)
         if report.due <= now:
-            self._apply_report(ex, task, now, report)
+            self._apply_report(ex, task, now, report, env)
         else:
             task.pending_report = report
 
     def _apply_report(
-        self, ex: Execution, task: TaskExecution, at: int, report: PendingReport
+        self,
+        ex: Execution,
+        task: TaskExecution,
+        at: int,
+        report: PendingReport,
+        env: TaskEnvironment,
     ) -> None:
         task.pending_report = None
         # endTime is when it was reported, as the update's response said.
         self._mark_reported(task, report.reported_at, report.status, report.output)
         ex.cursor_ms = max(ex.cursor_ms, at)
-        self._report_consequences(ex, task, at, report.status)
+        self._report_consequences(ex, task, at, report.status, env)
 
     def _mark_reported(
         self, task: TaskExecution, at: int, status: str, output: dict[str, Any]
@@ -748,7 +850,7 @@ class Engine:
         task.reason = None if status == "COMPLETED" else f"Task reported {status} by a task update"
 
     def _report_consequences(
-        self, ex: Execution, task: TaskExecution, now: int, status: str
+        self, ex: Execution, task: TaskExecution, now: int, status: str, env: TaskEnvironment
     ) -> None:
         # A FAILED / FAILED_WITH_TERMINAL_ERROR update is an attempt failure.
         if status == "COMPLETED" or ex.status != "RUNNING":
@@ -758,7 +860,7 @@ class Engine:
             terminal = "terminal_error_retried" not in self.faults
         else:
             terminal = "failed_update_not_retried" in self.faults
-        self._attempt_failed(ex, task, now, reason, terminal=terminal, exhausted_status=status)
+        self._attempt_failed(ex, task, now, reason, env, terminal=terminal, exhausted_status=status)
 
 
 # ---------------------------------------------------------------------------------------------

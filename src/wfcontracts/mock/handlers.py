@@ -1,6 +1,8 @@
 """Thin handlers: one per contract operation, each a call into the domain backend.
 
-Bodies arrive validated against the contract; handlers only unwrap and wrap `items`.
+Bodies arrive validated against the contract (the lenient profile: its documented view only;
+what they then cannot read raises, and the dispatcher answers 400); handlers only unwrap and
+wrap `items`.
 """
 
 from __future__ import annotations
@@ -18,15 +20,25 @@ def _items(body: Any) -> list[dict[str, Any]]:
     return list((body or {}).get("items", []))
 
 
+#: What a page holds at most; a limit outside 1..MAX_LIMIT (which only the lenient profile lets
+#: in: the bounds of some limits are not documented) is read as the nearest it can serve.
+MAX_LIMIT = 1000
+
+
+def _limit(value: Any) -> int:
+    return min(max(int(value), 1), MAX_LIMIT)
+
+
 def _list_args(body: Any) -> tuple[dict[str, Any], int, str | None]:
     body = body or {}
-    return body.get("filter") or {}, int(body.get("limit", 100)), body.get("cursor")
+    return body.get("filter") or {}, _limit(body.get("limit", 100)), body.get("cursor")
 
 
 def list_workflows(
     b: WorkflowsBackend, p: str, _: dict[str, str], q: dict[str, Any], __: Any
 ) -> tuple[int, Any]:
-    return 200, b.list_workflows(p, int(q.get("limit", 100)), q.get("cursor"))
+    limit = _limit(q.get("limit", b.profile.default_list_limit))
+    return 200, b.list_workflows(p, limit, q.get("cursor"))
 
 
 def upsert_workflow(

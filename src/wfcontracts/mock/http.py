@@ -1,6 +1,10 @@
 """The mock's HTTP layer without a web framework: routing from the contract, auth, validation,
 the CDF error envelope, `x-request-id`, and the HTTP-level named faults.
 
+The profile (`profiles.Profile`) picks what is validated (the whole contract, or only its
+documented view) and the HTTP answers the docs leave open (status codes, request-id format,
+envelope details).
+
 Starlette (app.py) and the in-process httpx transport (transport.py) both adapt to
 :class:`Dispatcher`, so the embedded target and `wfcontracts mock serve` behave the same.
 """
@@ -16,6 +20,7 @@ import logging
 import math
 import re
 import threading
+import uuid
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +33,7 @@ from wfcontracts.mock.backend import WorkflowsBackend
 from wfcontracts.mock.faults import FaultSet
 from wfcontracts.mock.handlers import HANDLERS
 from wfcontracts.mock.models import DomainError
+from wfcontracts.mock.profiles import STRICT, Profile
 
 log = logging.getLogger("wfcontracts.mock")
 
@@ -36,7 +42,7 @@ CONTROL_PREFIX = "/_mock/"
 MAX_BODY_BYTES = 10 * 1024 * 1024
 #: Deeper JSON is refused with 400: the parser, the validators and the domain all recurse, and
 #: a 2 KB body can nest a thousand levels. 100 is far beyond any workflow definition or input.
-MAX_JSON_DEPTH = 100
+MAX_JSON_DEPTH = STRICT.max_json_depth
 JSON = "application/json"
 #: What the gateway answers for each status-code transient fault (see faults.TRANSIENT_FAULTS).
 TRANSIENT_ERRORS: dict[str, tuple[int, str]] = {
@@ -149,12 +155,16 @@ class Dispatcher:
         faults: FaultSet,
         tokens: TokenPolicy,
         control: ControlHandler | None = None,
+        profile: Profile = STRICT,
     ) -> None:
         self.contract = contract
         self.backend = backend
         self.faults = faults
         self.tokens = tokens
         self.control = control
+        self.profile = profile
+        # What requests are validated against; routing always takes the whole contract.
+        self.rules = contract.documented if profile.documented_only else contract
         self._ids = itertools.count(1)
         self._id_lock = threading.Lock()
 
@@ -183,9 +193,8 @@ class Dispatcher:
             response.headers.update(exc.headers)
             return response
         except DomainError as exc:
-            extra = {
-                k: v for k, v in (("missing", exc.missing), ("duplicated", exc.duplicated)) if v
-            }
+            details = (("missing", exc.missing), ("duplicated", exc.duplicated))
+            extra = {k: v for k, v in details if v} if self.profile.error_details else {}
             return self._error(exc.status, exc.message, request_id, extra)
         except Exception:  # a bug must still answer with the envelope, never a dropped connection
             log.exception("mock handler failed")
@@ -215,11 +224,15 @@ class Dispatcher:
         matched = self.contract.match(request.method, rest)
         if matched is None:
             allowed = self.contract.allowed_methods(rest)
-            if allowed:
+            if allowed and self.profile.undeclared_method_status == 405:
                 raise HttpError(
                     405,
                     f"Method {request.method} is not allowed on {rest}",
                     headers={"allow": ", ".join(allowed)},
+                )
+            if allowed:
+                raise HttpError(
+                    self.profile.undeclared_method_status, f"No {request.method} route for {rest}"
                 )
             raise HttpError(404, f"Unknown path: {rest}")
         operation, path_params = matched
@@ -243,10 +256,41 @@ class Dispatcher:
             raise HttpError(
                 501, f"Operation {operation.operation_id} is not implemented by the mock"
             )
-        status, payload = handler(self.backend, project, path_params, query, body)
+        try:
+            status, payload = handler(self.backend, project, path_params, query, body)
+        except (DomainError, HttpError):
+            raise
+        except Exception as exc:
+            refusal = self._unprocessable(operation, path_params, request.query, body, exc)
+            if refusal is None:
+                raise
+            raise refusal from None
         if status == 202 and "run_returns_200" in self.faults:
             status = 200
         return status, payload
+
+    def _unprocessable(
+        self,
+        operation: Operation,
+        path_params: dict[str, str],
+        raw_query: str,
+        body: Any,
+        exc: Exception,
+    ) -> HttpError | None:
+        """The 400 for a request the lenient profile let in but cannot process: it breaks only
+        rules the docs do not state (a strict server refuses it at validation), so refusing it
+        is as legitimate as accepting it. None when the request breaks none: then the crash is
+        the mock's bug and stays a 500."""
+        if not self.profile.documented_only:
+            return None
+        broken = self.contract.request_violations(
+            operation.operation_id, path_params, raw_query, body, has_body=body is not None
+        )
+        if not broken:
+            return None
+        log.info("lenient profile: %s not processed (%s)", operation.label, type(exc).__name__)
+        first = broken[0]
+        return HttpError(400, f"Request cannot be processed at {first.pointer}: {first.message}")
 
     def _internal(self, request: MockRequest) -> MockResponse:
         try:
@@ -275,15 +319,18 @@ class Dispatcher:
         if mode is None:
             raise HttpError(401, "Unauthorized: missing or invalid bearer token")
         if mode == "read" and operation.writes and "readonly_token_writes" not in self.faults:
-            raise HttpError(403, "Forbidden: the token lacks workflowOrchestrationAcl:WRITE")
+            status = self.profile.read_only_write_status
+            refusal = "Forbidden" if status == 403 else "Unauthorized"
+            raise HttpError(status, f"{refusal}: the token lacks workflowOrchestrationAcl:WRITE")
 
     def _read_body(self, request: MockRequest, operation: Operation) -> Any:
         raw = request.body
+        too_large = self.profile.body_too_large_status
         if len(raw) > MAX_BODY_BYTES:
-            raise HttpError(413, f"Request body larger than {MAX_BODY_BYTES} bytes")
+            raise HttpError(too_large, f"Request body larger than {MAX_BODY_BYTES} bytes")
         if _header(request.headers, "content-encoding").lower() == "gzip":
             try:
-                raw = _gunzip(raw)
+                raw = _gunzip(raw, too_large)
             except (OSError, EOFError, zlib.error):
                 raise HttpError(400, "Request body is not valid gzip") from None
         if not raw.strip():
@@ -292,8 +339,11 @@ class Dispatcher:
             return None
         content_type = _header(request.headers, "content-type").split(";")[0].strip().lower()
         if content_type not in (JSON, "") and not content_type.endswith("+json"):
-            raise HttpError(415, f"Unsupported content type {content_type!r}; use {JSON}")
-        body = parse_json(raw)
+            raise HttpError(
+                self.profile.unsupported_media_status,
+                f"Unsupported content type {content_type!r}; use {JSON}",
+            )
+        body = parse_json(raw, self.profile.max_json_depth)
         if body is None and operation.request_required:
             raise HttpError(400, "Request body is required (got null)")
         return body
@@ -303,17 +353,20 @@ class Dispatcher:
     ) -> dict[str, Any]:
         query_items = dict(parse_qsl(raw_query, keep_blank_values=True))
         query: dict[str, Any] = {}
-        for param in operation.parameters:
+        rules = self.rules.operation(operation.operation_id).parameters
+        # The views only drop constraints: the same parameters, in the same order.
+        for param, rule in zip(operation.parameters, rules, strict=True):
             if param.location == "path":
                 value: Any = path_params.get(param.name, "")
             elif param.location == "query":
                 if param.name not in query_items:
                     continue
+                # Typed by the whole contract: how a value is spelled is no constraint.
                 value = query_value(query_items[param.name], self.contract.resolve(param.schema))
                 query[param.name] = value
             else:
                 continue
-            violations = self._allowed(self.contract.validate(param.schema, value), param.name)
+            violations = self._allowed(self.rules.validate(rule.schema, value), param.name)
             if violations:
                 raise HttpError(
                     400, f"Invalid {param.location} parameter {param.name}: {violations[0].message}"
@@ -321,9 +374,10 @@ class Dispatcher:
         return query
 
     def _validate_body(self, operation: Operation, body: Any) -> None:
+        operation = self.rules.operation(operation.operation_id)
         if body is None or operation.request_schema is None:
             return
-        violations = self._allowed(self.contract.validate(operation.request_schema, body), "")
+        violations = self._allowed(self.rules.validate(operation.request_schema, body), "")
         if violations:
             first = violations[0]
             raise HttpError(400, f"Invalid request body at {first.pointer}: {first.message}")
@@ -373,6 +427,8 @@ class Dispatcher:
     # -- responses ---------------------------------------------------------------------------
 
     def _next_request_id(self) -> str:
+        if self.profile.request_id_uuid:
+            return str(uuid.uuid4())
         with self._id_lock:
             return f"wfc-{next(self._ids):08x}"
 
@@ -388,25 +444,24 @@ class Dispatcher:
         body = _dumps(payload)
         content_type = "text/plain" if "wrong_content_type" in self.faults else JSON
         headers = {"content-type": content_type}
-        if "no_request_id" not in self.faults:
+        wanted = status >= 400 or self.profile.request_id_on_success
+        if wanted and "no_request_id" not in self.faults:
             headers["x-request-id"] = request_id
         return MockResponse(status, body, headers)
 
 
-def parse_json(raw: bytes) -> Any:
+def parse_json(raw: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """A request body as JSON, or HttpError 400: malformed, not UTF-8/16/32, nested deeper than
-    MAX_JSON_DEPTH, NaN/Infinity, or a number no float holds."""
+    ``max_depth``, NaN/Infinity, or a number no float holds."""
     try:
         text = raw.decode(json.detect_encoding(raw), "surrogatepass")
         value = _DECODER.decode(text)
     except RecursionError:  # the C parser guards its own stack; far past MAX_JSON_DEPTH anyway
-        raise HttpError(
-            400, f"Request body is nested deeper than {MAX_JSON_DEPTH} levels"
-        ) from None
+        raise HttpError(400, f"Request body is nested deeper than {max_depth} levels") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise HttpError(400, f"Invalid JSON in request body: {_one_line(exc)}") from None
-    if _deeper_than(text, MAX_JSON_DEPTH):
-        raise HttpError(400, f"Request body is nested deeper than {MAX_JSON_DEPTH} levels")
+    if _deeper_than(text, max_depth):
+        raise HttpError(400, f"Request body is nested deeper than {max_depth} levels")
     return value
 
 
@@ -475,11 +530,11 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _gunzip(raw: bytes) -> bytes:
+def _gunzip(raw: bytes, too_large: int = 413) -> bytes:
     with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
         data = stream.read(MAX_BODY_BYTES + 1)
     if len(data) > MAX_BODY_BYTES:
-        raise HttpError(413, f"Decompressed request body larger than {MAX_BODY_BYTES} bytes")
+        raise HttpError(too_large, f"Decompressed request body larger than {MAX_BODY_BYTES} bytes")
     return data
 
 

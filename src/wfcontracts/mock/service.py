@@ -14,16 +14,28 @@ from wfcontracts.mock.clock import SERVE_PACE, Clock, Pace, RealClock, VirtualCl
 from wfcontracts.mock.control import handle_control
 from wfcontracts.mock.faults import FaultSet
 from wfcontracts.mock.http import CONTROL_PREFIX, Dispatcher, MockRequest, MockResponse, TokenPolicy
+from wfcontracts.mock.profiles import PROFILES, Profile, get_profile
 from wfcontracts.mock.transport import MockTransport
 
-__all__ = ["LOCAL_READ_ONLY_TOKEN", "LOCAL_TOKEN", "SERVE_PACE", "MockService", "embedded_mock"]
+__all__ = [
+    "LOCAL_READ_ONLY_TOKEN",
+    "LOCAL_TOKEN",
+    "PROFILES",
+    "SERVE_PACE",
+    "MockService",
+    "embedded_mock",
+]
 
 LOCAL_TOKEN = "wfcontracts-local-token"
 LOCAL_READ_ONLY_TOKEN = "wfcontracts-local-read-only-token"
 
 
 class MockService:
-    """The stateful CDF Workflows mock; in-process via :meth:`transport`, served via app.py."""
+    """The stateful CDF Workflows mock; in-process via :meth:`transport`, served via app.py.
+
+    ``profile`` says which legitimate server it is where the docs are silent: ``strict`` (the
+    default), ``lenient`` or ``alternative`` (``wfcontracts.mock.profiles``).
+    """
 
     def __init__(
         self,
@@ -37,13 +49,19 @@ class MockService:
         task_latency_ms: int | None = None,
         pace: str = "instant",
         seed: int = 0,
+        profile: str | Profile = "strict",
     ) -> None:
+        self.profile = get_profile(profile)
         self.contract = contract or load_contract()
         self.clock: Clock = clock or RealClock()
         self.faults = FaultSet(list(faults), seed=fault_seed)
         self.pace = Pace(pace, seed)
         self.backend = WorkflowsBackend(
-            self.clock, self.faults, task_latency_ms=task_latency_ms, pace=self.pace
+            self.clock,
+            self.faults,
+            task_latency_ms=task_latency_ms,
+            pace=self.pace,
+            profile=self.profile,
         )
         self._latency_lock = threading.Lock()
         self._latencies = self.pace.responses()
@@ -53,6 +71,7 @@ class MockService:
             self.faults,
             TokenPolicy.parse(tokens, control_token),
             control=lambda request, action: handle_control(self, request, action),
+            profile=self.profile,
         )
         self.backend.cdf_request = self.dispatcher.cdf_request
 
@@ -116,9 +135,21 @@ class MockService:
 
 
 def embedded_mock(
-    faults: Iterable[str] = (), *, pace: str = "instant", seed: int = 0
+    faults: Iterable[str] = (),
+    *,
+    pace: str = "instant",
+    seed: int = 0,
+    profile: str | Profile = "strict",
 ) -> MockService:
     """The default target: virtual clock, the local tokens (read-write and read-only), faults;
-    instant unless a ``pace`` is asked for (time then moves only through ``advance()``)."""
+    instant unless a ``pace`` is asked for (time then moves only through ``advance()``); the
+    ``strict`` profile unless another is asked for."""
     tokens = [LOCAL_TOKEN, f"{LOCAL_READ_ONLY_TOKEN}:read"]
-    return MockService(clock=VirtualClock(), faults=faults, tokens=tokens, pace=pace, seed=seed)
+    return MockService(
+        clock=VirtualClock(),
+        faults=faults,
+        tokens=tokens,
+        pace=pace,
+        seed=seed,
+        profile=profile,
+    )

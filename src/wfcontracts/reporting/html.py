@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
+from wfcontracts.contract import lifecycle
 from wfcontracts.reporting.allure_env import mask_secrets, report_environment
 from wfcontracts.reporting.gate import (
     GatePolicy,
@@ -23,7 +24,6 @@ from wfcontracts.reporting.gate import (
     normalise_outcome,
     normalise_severity,
 )
-from wfcontracts.scenarios import lifecycle
 
 OUTCOMES: tuple[str, ...] = ("passed", "failed", "error", "skipped")
 EXCERPT_LIMIT = 3000

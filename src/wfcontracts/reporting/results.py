@@ -152,7 +152,7 @@ class ResultCollector:
             entry["response"] = self._mask(f"HTTP {last[0].status}\n{last[0].excerpt()}")
             entry["reproduction"] = entry["reproduction"] or entry["request"]
         # On the report too: junit.xml and the progress lines read the report, not the item.
-        for prop in (("check", check), ("operation", operation)):
+        for prop in (("check", check), ("operation", operation), ("severity", entry["severity"])):
             report.user_properties = [p for p in report.user_properties if p[0] != prop[0]]
             report.user_properties.append(prop)
         with self._lock:

@@ -14,17 +14,18 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from wfcontracts.contract import Contract
+from wfcontracts.contract import operations as ops
 
 Expect = Literal["accept", "reject"]
 # A value builder gets a unique, valid seed string (e.g. the run prefix) and returns the value.
 Builder = Callable[[str], Any]
 
 BOUNDED_OPERATIONS = (
-    "CreateOrUpdateWorkflow",
-    "TriggerRunOfSpecificVersionOfWorkflow",
-    "WorkflowExecutionCancellation",
-    "ListWorkflowExecutions",
-    "UpdateTaskStatus",
+    ops.UPSERT_WORKFLOW,
+    ops.RUN,
+    ops.CANCEL,
+    ops.LIST,
+    ops.UPDATE,
 )
 
 

@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from wfcontracts.checks import CheckedSession, CheckFailure
 from wfcontracts.checks.exchange import Exchange
 from wfcontracts.checks.session import Observer
-from wfcontracts.contract.operations import CANCEL, GET, LIST, RETRY
-from wfcontracts.scenarios.lifecycle import (
+from wfcontracts.contract.lifecycle import (
     ACTIVE_TASK_STATUSES,
     AttemptWatch,
     not_run_again,
     retried_attempts,
 )
+from wfcontracts.contract.operations import CANCEL, GET, LIST, RETRY
 from wfcontracts.scenarios.probes import (
     TERMINAL,
     GaveUp,

@@ -20,11 +20,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from wfcontracts.checks import CheckedSession
 from wfcontracts.checks.lifecycle import history_of
+from wfcontracts.contract import operations as ops
+from wfcontracts.contract.vocabulary import TERMINAL_EXECUTION_STATUSES
+from wfcontracts.target import WriteOutcomeUnknownError
 
 if TYPE_CHECKING:
     from wfcontracts.runtime import Runtime
 
-TERMINAL = frozenset({"COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED"})
+TERMINAL = TERMINAL_EXECUTION_STATUSES
 FIRST_PAUSE_S = 0.05
 MAX_PAUSE_S = 1.0
 BACKOFF = 1.6
@@ -57,6 +60,10 @@ class _ReplayClock:
     def advance(self, seconds: float) -> None:
         with self._lock:
             self._now += seconds
+
+
+#: How often a probe asks again for something whose creation answer was lost (a nonce).
+LOST_ANSWER_ATTEMPTS = 3
 
 
 def succeed_task(external_id: str, **extra: Any) -> dict[str, Any]:
@@ -137,9 +144,23 @@ class Probe:
         return f"{self.prefix}-{scenario}"
 
     def nonce(self) -> str:
-        """A session nonce from the target's Sessions API (how the SDK gets one)."""
-        exchange = self.session.call("createSessions", json={"items": [{"tokenExchange": True}]})
-        return str(exchange.response_json["items"][0]["nonce"])
+        """A session nonce from the target's Sessions API (how the SDK gets one).
+
+        When the answer to creating one was lost, another one is asked for: a session whose
+        nonce nobody received is never bound, and the nonce expires unused (about a minute on
+        CDF). The transport itself never sends a creation twice.
+        """
+        for attempt in range(LOST_ANSWER_ATTEMPTS):
+            try:
+                exchange = self.session.call(
+                    ops.SESSIONS, json={"items": [{"tokenExchange": True}]}
+                )
+            except WriteOutcomeUnknownError:
+                if attempt + 1 == LOST_ANSWER_ATTEMPTS:
+                    raise
+                continue
+            return str(exchange.response_json["items"][0]["nonce"])
+        raise AssertionError("unreachable")
 
     def upsert(
         self, scenario: str, tasks: list[dict[str, Any]], version: str = "1"
@@ -150,7 +171,7 @@ class Probe:
             "version": version,
             "workflowDefinition": {"tasks": tasks},
         }
-        self.session.call("CreateOrUpdateWorkflowVersion", json={"items": [item]})
+        self.session.call(ops.UPSERT_VERSION, json={"items": [item]})
         return xid, version
 
     def run(
@@ -167,28 +188,24 @@ class Probe:
         if metadata is not None:
             body["metadata"] = metadata
         exchange = self.session.call(
-            "TriggerRunOfSpecificVersionOfWorkflow",
+            ops.RUN,
             path={"workflowExternalId": xid, "version": version},
             json=body,
         )
         return dict(exchange.response_json)
 
     def get(self, execution_id: str) -> dict[str, Any]:
-        exchange = self.session.call(
-            "ExecutionOfSpecificRunOfWorkflow", path={"executionId": execution_id}
-        )
+        exchange = self.session.call(ops.GET, path={"executionId": execution_id})
         return dict(exchange.response_json)
 
     def cancel(self, execution_id: str, reason: str | None = None) -> dict[str, Any]:
         body = {"reason": reason} if reason is not None else {}
-        exchange = self.session.call(
-            "WorkflowExecutionCancellation", path={"executionId": execution_id}, json=body
-        )
+        exchange = self.session.call(ops.CANCEL, path={"executionId": execution_id}, json=body)
         return dict(exchange.response_json)
 
     def retry(self, execution_id: str) -> dict[str, Any]:
         exchange = self.session.call(
-            "WorkflowExecutionRetry",
+            ops.RETRY,
             path={"executionId": execution_id},
             json={"authentication": {"nonce": self.nonce()}},
         )
@@ -200,13 +217,13 @@ class Probe:
         body: dict[str, Any] = {"status": status}
         if output is not None:
             body["output"] = output
-        exchange = self.session.call("UpdateTaskStatus", path={"taskId": task_id}, json=body)
+        exchange = self.session.call(ops.UPDATE, path={"taskId": task_id}, json=body)
         return dict(exchange.response_json)
 
     def list_ids(self, xid: str) -> set[str]:
         """The ids of the executions of workflow ``xid`` the list shows now."""
         body = {"filter": {"workflowFilters": [{"externalId": xid}]}, "limit": 1000}
-        items = self.session.call("ListWorkflowExecutions", json=body).response_json["items"]
+        items = self.session.call(ops.LIST, json=body).response_json["items"]
         return {str(item.get("id")) for item in items if isinstance(item, dict)}
 
     def nothing_created(

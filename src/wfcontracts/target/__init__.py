@@ -62,6 +62,7 @@ class WriteOutcomeUnknownError(RetriesExhaustedError):
         super().__init__(what, retries)
         self.resent = resent  # True: it was resent and the resend's answer proves nothing
         if resent:
+            # The target did answer (the resend): "unreachable" would be wrong here.
             self.args = (f"write outcome unknown: {what}",)
 
     def __reduce__(self) -> tuple[Any, ...]:

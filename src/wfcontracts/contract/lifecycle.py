@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from wfcontracts.contract import vocabulary as vocab
+
 __all__ = [
     "ACTIVE_TASK_STATUSES",
     "EXECUTION_STATES",
@@ -50,14 +52,14 @@ __all__ = [
 
 Operation = Literal["run", "complete", "fail", "time_out", "cancel", "retry"]
 
-EXECUTION_STATES = ("RUNNING", "COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED")
-TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED"})
+EXECUTION_STATES = vocab.EXECUTION_STATUSES
+TERMINAL_STATES = vocab.TERMINAL_EXECUTION_STATUSES
 
 # Task-level effects (reference §2.4, §2.5).
 #: Tasks that cancel turns into CANCELED; none may remain in these states after a cancel.
-ACTIVE_TASK_STATUSES = frozenset({"IN_PROGRESS", "SCHEDULED"})
+ACTIVE_TASK_STATUSES = vocab.ACTIVE_TASK_STATUSES
 #: The only task statuses a retry re-runs.
-RETRIED_TASK_STATUSES = frozenset({"CANCELED", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT"})
+RETRIED_TASK_STATUSES = vocab.RETRIED_TASK_STATUSES
 #: Tasks a retry must leave alone (COMPLETED_WITH_ERRORS = an optional, skipTask, task).
 FINISHED_TASK_STATUSES = frozenset({"COMPLETED", "COMPLETED_WITH_ERRORS"})
 #: What cancel stores when no reason is given: any non-empty text (the SDK says "cancelled").
