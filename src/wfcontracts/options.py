@@ -21,7 +21,7 @@ DEFAULT_MAX_EXAMPLES = 25
 DEFAULT_DEADLINE_S = 60.0
 #: Seconds of fuzzing on a live target by default: a remote API answers in ~100 ms and is
 #: rate-bounded, so an unbounded campaign would take many minutes (the mock: no bound).
-DEFAULT_LIVE_FUZZ_SECONDS = 45.0
+DEFAULT_LIVE_FUZZ_SECONDS = 30.0
 RECORD_MODES = ("none", "once", "new_episodes", "all")
 #: The product's suites, in the order they run; replay runs only the offline ones.
 SUITES = ("contract", "lifecycle", "fuzz", "compat")
