@@ -159,17 +159,6 @@ class Runtime:
     def session(self, checks: Iterable[str] | None = None) -> CheckedSession:
         return CheckedSession(self.client, self.context, checks=checks, observers=self.observers)
 
-    def describe(self) -> str:
-        """What this run verifies, in one line (the CLI's first output line)."""
-        if self.config.kind == "mock":
-            what = "the embedded mock"
-        elif self.config.kind == "replay":
-            what = f"recorded cassettes in {self.recorder.directory if self.recorder else '?'}"
-        else:
-            what = self.config.api_root
-        rate = f", at most {self.rate:g} requests/s" if self.rate else ""
-        return f"{what} (project {self.config.project}, seed {self.seed}{rate})"
-
     def clean_up(self) -> dict[str, Any] | None:
         """Delete what the run created on a live target (never raises); what it did, and
         what it could not, for the summary. None where nothing needs cleaning."""
@@ -311,12 +300,3 @@ def _run_id(config: TargetConfig) -> str:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     base = explicit or secrets.token_hex(4)
     return f"{base}{worker}" if worker else base
-
-
-def describe(runtime: Runtime) -> dict[str, Any]:
-    """The target as reports show it: never a credential."""
-    return {
-        "kind": runtime.config.kind,
-        "baseUrl": runtime.config.base_url,
-        "project": runtime.config.project,
-    }
