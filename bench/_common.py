@@ -52,7 +52,10 @@ def process(
 
 @contextmanager
 def served_mock(*extra: str) -> Iterator[str]:
-    """`wfcontracts mock serve` in a subprocess (1 uvicorn worker); yields the API root URL."""
+    """`wfcontracts mock serve` in a subprocess (1 uvicorn worker); yields the API root URL.
+
+    At the instant pace unless `extra` says otherwise: throughput and per-case cost are the
+    server's own, not the 60–120 ms response latency `real` pace adds to every answer."""
     port = free_port()
     command = [
         sys.executable,
@@ -64,6 +67,8 @@ def served_mock(*extra: str) -> Iterator[str]:
         str(port),
         "--token",
         TOKEN,
+        "--pace",
+        "instant",
         *extra,
     ]
     with process(command, f"http://127.0.0.1:{port}/_mock/clock"):

@@ -2,9 +2,10 @@
 
 Each measurement serves the mock from its own subprocess (one uvicorn worker, real clock),
 pre-filled in-process with N executions before it starts listening, and drives it from this
-process with httpx over 127.0.0.1. Prints one table:
+process over 127.0.0.1 (httpx for list pages, the lean `loadgen` client for throughput). Prints
+one table:
 
-* run+retrieve pairs/s (one client, and four concurrent clients);
+* run+retrieve pairs/s (one keep-alive client, and four concurrent ones);
 * list-page latency (limit 100; the first page and a cursor page) at 1 000 and 100 000 stored
   executions, the 100k/1k ratio (target <= 1.5) and the backend-only time for the same pages;
 * RSS of the server process at 100 000 executions.
@@ -18,7 +19,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from loadgen import run_get_pairs_per_second
 
 TOKEN = "bench-token"
 PROJECT = "bench"
@@ -130,26 +131,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def run_retrieve_pairs(base_url: str, clients: int, seconds: float) -> float:
-    """run + GET of the run's execution, repeated for `seconds` by `clients` threads; pairs/s."""
-    counts = [0] * clients
-
-    def work(slot: int) -> None:
-        with httpx.Client(base_url=base_url, headers=AUTH, timeout=30) as http:
-            stop = time.monotonic() + seconds
-            while time.monotonic() < stop:
-                run = http.post(f"{API}/workflows/sync-wf/versions/1/run", json=RUN_BODY)
-                run.raise_for_status()
-                http.get(f"{API}/workflows/executions/{run.json()['id']}").raise_for_status()
-                counts[slot] += 1
-
-    threads = [threading.Thread(target=work, args=(slot,)) for slot in range(clients)]
-    start = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sum(counts) / (time.monotonic() - start)
+def run_retrieve_pairs(base_url: str, clients: int, pairs: int) -> float:
+    """run + GET of the run's execution by `clients` keep-alive connections, `pairs` each."""
+    return run_get_pairs_per_second(
+        f"{base_url}{API}", "/workflows/sync-wf/versions/1/run", RUN_BODY, TOKEN,
+        clients=clients, pairs=pairs,
+    )  # fmt: skip
 
 
 def _page_call(http: httpx.Client, body: dict[str, Any]) -> Callable[[], Any]:
@@ -200,13 +187,13 @@ def list_latencies(small: Served, large: Served, repeats: int) -> dict[str, tupl
 
 
 def measure(
-    seconds: float = 5.0, repeats: int = 300, small_n: int = 1_000, large_n: int = 100_000
+    pairs: int = 2000, repeats: int = 300, small_n: int = 1_000, large_n: int = 100_000
 ) -> dict[str, Any]:
     """Every figure of this benchmark; `rows` is the printable table."""
     rows: list[tuple[str, str]] = []
     with served(small_n) as small:
-        one = run_retrieve_pairs(small.base_url, 1, seconds)
-        four = run_retrieve_pairs(small.base_url, 4, seconds)
+        one = run_retrieve_pairs(small.base_url, 1, pairs)
+        four = run_retrieve_pairs(small.base_url, 4, pairs)
     rows += [
         ("run+retrieve pairs/s, 1 client", f"{one:,.0f} ({2 * one:,.0f} req/s)"),
         ("run+retrieve pairs/s, 4 clients", f"{four:,.0f} ({2 * four:,.0f} req/s)"),
@@ -248,12 +235,12 @@ def measure(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="per throughput measurement")
+    parser.add_argument("--pairs", type=int, default=2000, help="run+GET pairs per client")
     parser.add_argument("--repeats", type=int, default=300, help="list calls per latency figure")
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--large", type=int, default=100_000)
     args = parser.parse_args()
-    result = measure(args.seconds, args.repeats, args.small, args.large)
+    result = measure(args.pairs, args.repeats, args.small, args.large)
     _print_table(result["rows"])
     return 0 if result["list_target_met"] else 1
 

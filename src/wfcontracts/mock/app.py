@@ -1,8 +1,9 @@
-"""The mock as a Starlette ASGI app adapting to the framework-free dispatcher.
+"""The mock as a plain ASGI app adapting to the framework-free dispatcher.
 
-Every request reaches one raw ASGI handler (the router's default): no per-request route
-matching, Request or Response objects — the dispatcher routes by the contract itself, and the
-mock must be fast enough to be the default target (bench: ≥ 2.5× Prism).
+No web framework: the dispatcher routes by the contract itself and answers every error with
+the CDF envelope, so a framework's routing, middleware and Request/Response objects would only
+add per-request cost (profiled: Starlette's middleware stack alone was ~5 % of a run + GET) to
+a mock that must be fast enough to be the default target (bench: ≥ 2.5× Prism).
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import socket
 import struct
 from typing import TYPE_CHECKING, Any
 
-from starlette.applications import Starlette
-
 from wfcontracts.mock.http import MAX_BODY_BYTES, ConnectionDropped, MockRequest
 
 if TYPE_CHECKING:
@@ -22,12 +21,24 @@ if TYPE_CHECKING:
     from wfcontracts.mock.service import MockService
 
 
-def create_app(service: MockService) -> Starlette:
+class MockApp:
     """An ASGI app serving `/api/v1/projects/{project}/…` and `/_mock/*` for `service`."""
 
-    async def handle(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return
+    def __init__(self, service: MockService) -> None:
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":  # nothing to start or stop: acknowledge both
+            while True:
+                message = await receive()
+                kind = message["type"].rpartition(".")[2]
+                await send({"type": f"lifespan.{kind}.complete"})
+                if kind == "shutdown":
+                    return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = await _read_body(receive)
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         request = MockRequest(
@@ -41,7 +52,7 @@ def create_app(service: MockService) -> Starlette:
         # latency with one worker. The pace's response latency is awaited, not slept, so
         # concurrent clients wait side by side as they would on a real API.
         try:
-            result, delay = service.respond(request)
+            result, delay = self.service.respond(request)
         except ConnectionDropped as dropped:
             await _drop_connection(receive, dropped)
             return
@@ -52,10 +63,10 @@ def create_app(service: MockService) -> Starlette:
         await send({"type": "http.response.start", "status": result.status, "headers": headers})
         await send({"type": "http.response.body", "body": result.body})
 
-    app = Starlette()
-    app.router.default = handle
-    app.state.service = service
-    return app
+
+def create_app(service: MockService) -> MockApp:
+    """The ASGI app of `service` (for uvicorn, or `httpx.ASGITransport` in-process)."""
+    return MockApp(service)
 
 
 async def _read_body(receive: Any) -> bytes:
