@@ -20,6 +20,7 @@ from wfcontracts.options import (
     SUITES,
     TARGET_FLAGS,
     add_flags,
+    job_count,
     positive_int,
 )
 
@@ -92,6 +93,14 @@ def build_parser(
         action="store_true",
         help="stop at the first failure that fails the gate: a verdict sooner, not a full "
         "report (what selftest uses; default off)",
+    )
+    verify.add_argument(
+        "--jobs",
+        type=job_count,
+        default=1,
+        metavar="N",
+        help="run the suites in N pytest-xdist workers, each with its own runtime, into one "
+        "report and one cleanup; 'auto': one per CPU (default 1: in this process)",
     )
     _add_config_flag(verify)
 
@@ -449,6 +458,7 @@ def _verify(args: argparse.Namespace) -> int:
         history_dir=args.history,
         quiet=args.quiet,
         exitfirst=args.exitfirst,
+        jobs=args.jobs,
     )
     _check_embedded_only(args)
     result = verify(request)

@@ -41,6 +41,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def job_count(text: str) -> int:
+    """A number of parallel workers: an int >= 1, or ``auto`` (one per CPU)."""
+    if text == "auto":
+        return os.cpu_count() or 1
+    return positive_int(text)
+
+
 def non_negative_float(text: str) -> float:
     try:
         value = float(text)

@@ -6,8 +6,10 @@ plugin and reads the results it collects.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,6 +42,13 @@ COLLECTOR_KEY = pytest.StashKey[ResultCollector]()
 RUNTIME_KEY = pytest.StashKey[Runtime]()
 #: The runtime this plugin built (and so closes and cleans up); absent when one was handed in.
 OWNED_KEY = pytest.StashKey[Runtime]()
+#: xdist: the controller sends each worker its options under this key of `workerinput`, and
+#: each worker sends back what it collected and created under this key of `workeroutput`.
+WORKER_KEY = "wfcontracts"
+#: Whether this (xdist controller) session heard from every worker it started.
+WORKERS_KEY = pytest.StashKey[dict[str, bool]]()
+#: Failed tests an xdist controller was told of: nodeid → message.
+FAILED_ON_WORKERS_KEY = pytest.StashKey[dict[str, str]]()
 
 
 class RuntimeHookspec:
@@ -72,8 +81,14 @@ def runtime_of(config: pytest.Config) -> Runtime:
         return runtime
     runtime = config.hook.pytest_wfcontracts_runtime(config=config)
     if runtime is None:
+        sent = getattr(config, "workerinput", {}).get(WORKER_KEY)
+        options = (
+            RunOptions.from_wire(sent)
+            if sent is not None
+            else RunOptions.from_namespace(config.option)
+        )
         try:
-            runtime = open_runtime(RunOptions.from_namespace(config.option))
+            runtime = open_runtime(options)
         except WfcontractsError as exc:
             pytest.exit(f"wfcontracts: {exc}", returncode=2)
         config.stash[OWNED_KEY] = runtime
@@ -203,13 +218,81 @@ def environment_error(exc: BaseException | None) -> WfcontractsError | None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    collector = session.config.stash.get(COLLECTOR_KEY, None)
-    owned = session.config.stash.get(OWNED_KEY, None)
-    if owned is not None and collector is not None:  # a runtime handed in is its owner's to clean
+    config = session.config
+    collector = config.stash.get(COLLECTOR_KEY, None)
+    if collector is None:
+        return
+    if hasattr(config, "workeroutput"):  # an xdist worker: the controller cleans and reports
+        runtime = config.stash.get(RUNTIME_KEY, None)
+        config.workeroutput[WORKER_KEY] = json.dumps(
+            {"results": collector.export(), "runtime": runtime.export() if runtime else None}
+        )
+        return
+    workers = config.stash.get(WORKERS_KEY, None)
+    if workers is not None:
+        _absorb_workers(config, collector, workers)
+    owned = config.stash.get(OWNED_KEY, None)
+    if owned is not None:  # a runtime handed in is its owner's to clean
         collector.extra.update(cleanup=owned.clean_up(), retries=owned.retries())
-    target = session.config.getoption("--wfc-summary", None)
-    if collector is not None and target:
-        collector.write_summary(Path(target), [item.nodeid for item in session.items])
+    target = config.getoption("--wfc-summary", None)
+    if target:
+        # An xdist controller collects nothing itself: its workers' entries name the tests.
+        nodeids = [item.nodeid for item in session.items] or [
+            entry["nodeid"] for entry in collector.entries
+        ]
+        collector.write_summary(Path(target), nodeids)
+
+
+# --- xdist: one runtime per worker; the controller merges, cleans up once and reports --------
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Each worker builds its runtime from the controller's options: the same target, seed and
+    rate, a run id of its own under the run's prefix. Sent over the worker's channel, never
+    through argv or a file (the options may hold the token)."""
+    runtime = runtime_of(node.config)
+    worker = str(node.workerinput["workerid"])
+    node.workerinput[WORKER_KEY] = runtime.worker_options(worker).to_wire()
+    node.config.stash.setdefault(WORKERS_KEY, {})[worker] = False
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object | None) -> None:
+    """Keep what a finished worker collected and created, for the one summary and cleanup."""
+    exported = getattr(node, "workeroutput", {}).get(WORKER_KEY)
+    if exported is None:
+        return
+    config = node.config
+    data = json.loads(exported)
+    collector = config.stash[COLLECTOR_KEY]
+    collector.absorb(data["results"])
+    if data["runtime"] is not None:
+        runtime_of(config).absorb(data["runtime"])
+    config.stash[WORKERS_KEY][str(node.workerinput["workerid"])] = True
+
+
+def _absorb_workers(
+    config: pytest.Config, collector: ResultCollector, workers: dict[str, bool]
+) -> None:
+    """After every worker is down: a test that failed where no worker's collector saw it (the
+    worker crashed mid-test) is an error of the run, never a silent gap in the summary."""
+    for nodeid, message in config.stash.get(FAILED_ON_WORKERS_KEY, {}).items():
+        collector.unreported(nodeid, message)
+    lost = sorted(worker for worker, reported in workers.items() if not reported)
+    if lost and collector.environment_error is None:
+        collector.environment_error = (
+            f"xdist worker(s) {', '.join(lost)} ended without reporting their results"
+        )
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """On an xdist controller: remember failures, to tell a crashed worker's tests (above)."""
+    if report.failed and getattr(report, "node", None) is not None:
+        config = report.node.config
+        text = " ".join(str(report.longreprtext).split())[-300:]
+        failed = config.stash.setdefault(FAILED_ON_WORKERS_KEY, {})
+        failed[report.nodeid] = text or "the test failed"
 
 
 # --- cassettes: --record-mode and --replay (the lifecycle suite) ---------------------------

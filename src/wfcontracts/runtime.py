@@ -44,6 +44,7 @@ from wfcontracts.target.client import (
 )
 from wfcontracts.target.config import TargetConfig, TargetDefaults, resolve_target
 from wfcontracts.target.ledger import ResourceLedger
+from wfcontracts.target.retry import RetryStats
 
 RUN_PREFIX_ENV = "WFCONTRACTS_RUN_ID"
 LIVE_DEFAULT_RPS = 10.0
@@ -99,6 +100,27 @@ class RunOptions:
     def recording(self) -> bool:
         return not self.replay and self.record_mode != "none"
 
+    def to_wire(self) -> dict[str, Any]:
+        """Plain data for an xdist worker (sent over its channel, never written to disk: it may
+        hold the token)."""
+        values = {spec.name: getattr(self, spec.name) for spec in fields(self)}
+        values["faults"] = list(self.faults)
+        for name in ("contract_path", "report_dir", "cassettes_dir"):
+            values[name] = None if values[name] is None else str(values[name])
+        values["file_defaults"] = None if self.file_defaults is None else vars(self.file_defaults)
+        return values
+
+    @classmethod
+    def from_wire(cls, values: Mapping[str, Any]) -> RunOptions:
+        """The options :meth:`to_wire` sent."""
+        data = dict(values)
+        data["faults"] = tuple(data["faults"])
+        for name in ("contract_path", "report_dir", "cassettes_dir"):
+            data[name] = None if data[name] is None else Path(data[name])
+        if data["file_defaults"] is not None:
+            data["file_defaults"] = TargetDefaults(**data["file_defaults"])
+        return cls(**data)
+
 
 @dataclass
 class Runtime:
@@ -122,6 +144,8 @@ class Runtime:
     observers: list[Observer] = field(default_factory=list)
     #: Where long waits say what they wait for, so a paced run never looks hung.
     progress: Callable[[str], None] = field(default_factory=lambda: stderr_lines())
+    #: The retries of the run's xdist workers (their runtimes' counts, absorbed at the end).
+    worker_retries: RetryStats | None = None
 
     @property
     def run_prefix(self) -> str:
@@ -170,7 +194,35 @@ class Runtime:
     def retries(self) -> dict[str, Any] | None:
         """How often requests were retried (transient faults), for the summary."""
         stats = retry_stats(self.client)
-        return stats.to_dict() if stats is not None else None
+        if self.worker_retries is None:
+            return stats.to_dict() if stats is not None else None
+        merged = RetryStats()
+        for counts in (self.worker_retries, stats):
+            if counts is not None:
+                merged.absorb(counts.to_dict())
+        return merged.to_dict()
+
+    # -- xdist: one runtime per worker, one cleanup and one summary by the controller ------------
+
+    def worker_options(self, worker_id: str) -> RunOptions:
+        """What a worker builds its own runtime from: this run's seed, and a run id of its own
+        under this run's prefix (so the controller's one cleanup sweeps it). Cassette runs keep
+        their recorded run id: the cassettes must match."""
+        cassettes = self.options.replay or self.options.recording
+        run_id = self.run_id if cassettes else f"{self.run_id}{worker_id}"
+        return replace(self.options, seed=self.seed, run_id=run_id)
+
+    def export(self) -> dict[str, Any]:
+        """What a worker's runtime hands its controller: created resources and retry counts."""
+        return {"ledger": self.ledger.records(), "retries": self.retries()}
+
+    def absorb(self, exported: Mapping[str, Any]) -> None:
+        """Take in a worker's :meth:`export` before the one cleanup and summary."""
+        self.ledger.absorb(exported.get("ledger") or {})
+        if exported.get("retries"):
+            if self.worker_retries is None:
+                self.worker_retries = RetryStats()
+            self.worker_retries.absorb(exported["retries"])
 
     def close(self) -> None:
         self.client.close()
@@ -293,10 +345,8 @@ def request_rate(options: RunOptions, config: TargetConfig) -> float | None:
 
 
 def _run_id(config: TargetConfig) -> str:
-    """Stable under replay (cassettes must match), unique per live run and per xdist worker."""
+    """Stable under replay (cassettes must match), unique per live run (xdist workers get theirs
+    from the controller: :meth:`Runtime.worker_options`)."""
     if config.kind == "replay":
         return "rec"
-    explicit = os.environ.get(RUN_PREFIX_ENV)
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    base = explicit or secrets.token_hex(4)
-    return f"{base}{worker}" if worker else base
+    return os.environ.get(RUN_PREFIX_ENV) or secrets.token_hex(4)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import io
 import secrets
+import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -63,6 +64,8 @@ class VerifyRequest:
     quiet: bool = False
     #: Stop at the first failure that fails the gate (selftest: one kill is enough).
     exitfirst: bool = False
+    #: pytest-xdist workers (1: in this process); each builds its own runtime.
+    jobs: int = 1
 
 
 @dataclass
@@ -85,11 +88,13 @@ class _InjectRuntime:
 
 
 class _Progress:
-    """One line per suite · operation as the run moves on: what a CI log reader wants to see."""
+    """One line per suite · operation as each suite finishes: what a CI log reader wants to
+    see. A suite is done when all its collected tests are (under xdist its tests finish
+    interleaved with other suites', so a suite change says nothing)."""
 
     def __init__(self, out: TextIO) -> None:
-        self.group: tuple[str, str] | None = None
-        self.rows: dict[str, dict[str, int]] = {}
+        self.rows: dict[str, dict[str, dict[str, int]]] = {}  # suite → name → outcome → n
+        self.pending: dict[str, set[str]] = {}  # suite → nodeids not finished yet
         self.out = out
 
     exit_message: str | None = None
@@ -102,33 +107,45 @@ class _Progress:
         if report.failed:  # pytest's own terminal is off: say what broke collection
             self.out.write(f"collection error in {report.nodeid}:\n{report.longreprtext}\n")
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._expect(item.nodeid for item in session.items)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: Sequence[str]) -> None:
+        if not self.pending:  # every worker collects the same tests: the first one says
+            self._expect(ids)
+
+    def _expect(self, nodeids: Iterable[str]) -> None:
+        for nodeid in nodeids:
+            self.pending.setdefault(suite_of(nodeid), set()).add(nodeid)
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when != "call" and not (report.skipped or report.failed):
-            return
-        props = dict(report.user_properties)
         suite = suite_of(report.nodeid)
-        if self.group is not None and suite != self.group[0]:
-            self._flush()
-        # Tests about no single operation (scenarios, drift) are named by their check.
-        operation = props.get("operation")
-        name = str(operation if operation not in (None, "-") else props.get("check", "-"))
-        self.group = (suite, "")
-        counts = self.rows.setdefault(name, {})
-        outcome = "passed" if report.passed else "skipped" if report.skipped else "failed"
-        counts[outcome] = counts.get(outcome, 0) + 1
+        if report.when == "call" or report.skipped or report.failed:
+            props = dict(report.user_properties)
+            # Tests about no single operation (scenarios, drift) are named by their check.
+            operation = props.get("operation")
+            name = str(operation if operation not in (None, "-") else props.get("check", "-"))
+            counts = self.rows.setdefault(suite, {}).setdefault(name, {})
+            outcome = "passed" if report.passed else "skipped" if report.skipped else "failed"
+            counts[outcome] = counts.get(outcome, 0) + 1
+        if report.when == "teardown":
+            waiting = self.pending.get(suite)
+            if waiting is not None:
+                waiting.discard(report.nodeid)
+                if not waiting:
+                    self._flush(suite)
 
     def pytest_sessionfinish(self) -> None:
-        self._flush()
+        for suite in list(self.rows):
+            self._flush(suite)
 
-    def _flush(self) -> None:
-        """One row per operation of the suite just finished: each named once."""
-        if self.group is None:
-            return
-        for name, counts in self.rows.items():
+    def _flush(self, suite: str) -> None:
+        """One row per operation of a finished suite: each named once."""
+        for name, counts in self.rows.pop(suite, {}).items():
             text = ", ".join(f"{n} {o}" for o, n in sorted(counts.items()))
-            self.out.write(f"  {self.group[0]:<10} {name:<40} {text}\n")
+            self.out.write(f"  {suite:<10} {name:<40} {text}\n")
         self.out.flush()
-        self.rows = {}
 
 
 class _StopAtFirstVerdict:
@@ -138,6 +155,7 @@ class _StopAtFirstVerdict:
     def __init__(self, policy: GatePolicy) -> None:
         self.policy = policy
         self.session: pytest.Session | None = None
+        self.stopped = False
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.session = session
@@ -148,7 +166,13 @@ class _StopAtFirstVerdict:
             return
         severity = str(dict(report.user_properties).get("severity", "major"))
         if self.policy.fails(severity):
-            self.session.shouldfail = f"first gating failure: {report.nodeid}"
+            reason = f"first gating failure: {report.nodeid}"
+            self.stopped = True
+            self.session.shouldfail = reason
+            # An xdist controller stops its workers on its own flag, not the session's.
+            distributed = self.session.config.pluginmanager.getplugin("dsession")
+            if distributed is not None and not distributed.shouldstop:
+                distributed.shouldstop = reason
 
 
 def selected_suites(request: VerifyRequest) -> list[str]:
@@ -175,8 +199,8 @@ def pytest_args(request: VerifyRequest, suites: list[str]) -> list[str]:
         "-o", "junit_family=xunit2",
         "-o", "junit_suite_name=wfcontracts",
         f"--junitxml={report_dir / 'junit.xml'}",
+        # Cleaned by verify, not by allure: under xdist every worker would clean it again.
         f"--alluredir={report_dir / 'allure-results'}",
-        "--clean-alluredir",
         f"--wfc-summary={report_dir / 'summary.json'}",
         "-p", "no:terminal",
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
@@ -185,7 +209,11 @@ def pytest_args(request: VerifyRequest, suites: list[str]) -> list[str]:
     ]  # fmt: skip
     if "fuzz" not in suites:  # their import alone costs seconds of a replay's budget
         args += ["-p", "no:schemathesis", "-p", "no:hypothesispytest"]
-    args += ["-p", "no:xdist", "-p", "no:xdist.looponfail", "-p", "no:anyio"]
+    if request.jobs > 1:  # load-balanced: a worker takes the next test as it frees up
+        args += ["-p", "xdist", "-n", str(request.jobs), "--dist", "load"]
+    else:
+        args += ["-p", "no:xdist", "-p", "no:xdist.looponfail"]
+    args += ["-p", "no:anyio"]
     return args + list(request.extra_pytest_args)
 
 
@@ -229,23 +257,30 @@ def verify(request: VerifyRequest, out: TextIO | None = None) -> VerifyResult:
     if not request.quiet:
         stream.write(announce(options, suites) + "\n")
         stream.flush()
+    if request.jobs > 1 and options.recording:
+        raise WfcontractsError("recording cassettes runs in one process: drop --jobs")
     runtime = _runtime_for(options)
     if request.quiet:
         runtime.progress = silent
     request.report_dir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(request.report_dir / "allure-results", ignore_errors=True)
+    (request.report_dir / "summary.json").unlink(missing_ok=True)
     progress = _Progress(io.StringIO())
+    stop = _StopAtFirstVerdict(request.policy)
     try:
         with masked_output(runtime.secrets):
             if not request.quiet:
                 progress.out = out or sys.stdout  # the masking stream
             plugins: list[object] = [_InjectRuntime(runtime), progress]
             if request.exitfirst:
-                plugins.append(_StopAtFirstVerdict(request.policy))
+                plugins.append(stop)
             pytest_exit = int(pytest.main(pytest_args(request, suites), plugins=plugins))
     finally:
         # Shielded from a second Ctrl-C and bounded in time inside; the summary says what it left.
         extra = {"cleanup": runtime.clean_up(), "retries": runtime.retries()}
         runtime.close()
+    if pytest_exit == 2 and (stop.stopped or _stopped_by_environment(request.report_dir)):
+        pytest_exit = 1  # xdist ends a stop it was asked for as an interruption: it is ours
     if pytest_exit in (2, 3, 4):
         reason = progress.exit_message or f"pytest exit {pytest_exit}"
         raise WfcontractsError(
@@ -261,6 +296,15 @@ def verify(request: VerifyRequest, out: TextIO | None = None) -> VerifyResult:
     else:
         exit_code = EXIT_OK if summary["gate"]["passed"] else EXIT_VIOLATION
     return VerifyResult(exit_code, summary, pytest_exit, errors)
+
+
+def _stopped_by_environment(report_dir: Path) -> bool:
+    """Whether the run stopped itself on an environment error (a worker found the target gone):
+    its summary says why, and verify reports it as the error it is."""
+    try:
+        return bool(load_summary(report_dir).get("environmentError"))
+    except WfcontractsError:
+        return False
 
 
 def harness_errors(summary: dict[str, Any]) -> list[str]:

@@ -88,6 +88,9 @@ class ResultCollector:
         self.extra: dict[str, Any] = {}
         #: The first environment error (target unreachable, token revoked) that stopped the run.
         self.environment_error: str | None = None
+        #: Transition coverage and fuzz stats of xdist workers (see :meth:`absorb`).
+        self._worker_transitions: list[dict[str, list[dict[str, Any]]]] = []
+        self._worker_fuzz: list[dict[str, Any]] = []
 
     def bind(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -158,13 +161,78 @@ class ResultCollector:
         with self._lock:
             self.entries = [e for e in self.entries if e["nodeid"] != item.nodeid] + [entry]
 
+    # -- xdist: each worker exports what it collected, the controller absorbs it ----------------
+
+    def export(self) -> dict[str, Any]:
+        """What this (worker's) collector saw, as plain data for the controller."""
+        transitions = self._run_extra("transitions")
+        with self._lock:
+            return {
+                "entries": list(self.entries),
+                "coverage": {op: dict(checks) for op, checks in self.coverage.items()},
+                "environmentError": self.environment_error,
+                "transitions": transitions.as_dict() if transitions is not None else None,
+                "fuzz": self._run_extra("fuzz"),
+            }
+
+    def absorb(self, exported: dict[str, Any]) -> None:
+        """Merge a worker's :meth:`export` into this (the controller's) collector."""
+        with self._lock:
+            mine = {entry["nodeid"] for entry in exported["entries"]}
+            self.entries = [e for e in self.entries if e["nodeid"] not in mine]
+            self.entries += exported["entries"]
+            for operation, checks in exported["coverage"].items():
+                for name, counts in checks.items():
+                    tally = self.coverage[operation][name]
+                    for key, count in counts.items():
+                        tally[key] = tally.get(key, 0) + count
+            self.environment_error = self.environment_error or exported["environmentError"]
+            if exported["transitions"] is not None:
+                self._worker_transitions.append(exported["transitions"])
+            if exported["fuzz"] is not None:
+                self._worker_fuzz.append(exported["fuzz"])
+
+    def unreported(self, nodeid: str, message: str) -> None:
+        """A test that failed where no collector saw it (its xdist worker crashed): an error."""
+        with self._lock:
+            if any(entry["nodeid"] == nodeid for entry in self.entries):
+                return
+            self.entries.append(
+                {
+                    "suite": suite_of(nodeid),
+                    "operation": "-",
+                    "check": nodeid.rpartition("::")[2],
+                    "outcome": "error",
+                    "severity": "major",
+                    "message": self._mask(message),
+                    "nodeid": nodeid,
+                    "durationSeconds": 0.0,
+                    "atSeconds": round(time.time() - self.started, 3),
+                    "reproduction": None,
+                    "request": None,
+                    "response": None,
+                }
+            )
+
+    def _run_extra(self, key: str) -> Any:
+        return self.runtime.context.extras.get(key) if self.runtime is not None else None
+
+    def _transitions(self) -> dict[str, list[dict[str, Any]]]:
+        own = self._run_extra("transitions")
+        parts = ([own.as_dict()] if own is not None else []) + self._worker_transitions
+        return _merge_transitions(parts)
+
+    def _fuzz(self) -> dict[str, Any] | None:
+        own = self._run_extra("fuzz")
+        parts = ([own] if own is not None else []) + self._worker_fuzz
+        return _merge_fuzz(parts)
+
     def summary(self, nodeids: list[str]) -> dict[str, Any]:
         runtime = self.runtime
         totals = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}
         for entry in self.entries:
             key = {"error": "errors"}.get(entry["outcome"], entry["outcome"])
             totals[key] += 1
-        transitions = runtime.context.extras.get("transitions") if runtime else None
         inconclusive = sum(1 for entry in self.entries if entry.get("inconclusive"))
         return {
             "schema": SCHEMA,
@@ -181,10 +249,8 @@ class ResultCollector:
             "totals": totals,
             "checks": sorted(self.entries, key=lambda e: e["nodeid"]) + self._advisories(),
             "coverage": {op: dict(checks) for op, checks in sorted(self.coverage.items())},
-            "transitions": transitions.as_dict()
-            if transitions is not None
-            else {"legal": [], "illegal": []},
-            "fuzz": runtime.context.extras.get("fuzz") if runtime else None,
+            "transitions": self._transitions(),
+            "fuzz": self._fuzz(),
             "environmentError": self._mask(self.environment_error or self._too_inconclusive()),
             **({"inconclusive": inconclusive} if inconclusive else {}),
             **{key: value for key, value in self.extra.items() if value is not None},
@@ -193,7 +259,7 @@ class ResultCollector:
     def _advisories(self) -> list[dict[str, Any]]:
         """The fuzz run's advisories (constraints the docs do not state, broken) as `minor`
         failures: in every report, gating only under `--fail-on …,minor`."""
-        fuzz = self.runtime.context.extras.get("fuzz") if self.runtime else None
+        fuzz = self._fuzz()
         entries = []
         for index, advisory in enumerate((fuzz or {}).get("advisories", [])):
             entries.append(
@@ -236,6 +302,42 @@ class ResultCollector:
         if text is None or self.runtime is None:
             return text
         return mask_known(text, self.runtime.secrets)
+
+
+def _merge_transitions(parts: list[dict[str, list[dict[str, Any]]]]) -> dict[str, Any]:
+    """One coverage from many runs' (each lists every step of the model, counts summed)."""
+    merged: dict[str, list[dict[str, Any]]] = {"legal": [], "illegal": []}
+    for kind, steps in merged.items():
+        index: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for part in parts:
+            for step in part.get(kind, []):
+                key = tuple(v for k, v in step.items() if k not in ("exercised", "failed"))
+                if key not in index:
+                    index[key] = dict(step)
+                    steps.append(index[key])
+                else:
+                    index[key]["exercised"] += step["exercised"]
+                    index[key]["failed"] += step["failed"]
+    return merged
+
+
+def _merge_fuzz(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """One fuzz section from the workers' (cases summed, each advisory listed once, in an order
+    that does not depend on which worker found it)."""
+    if not parts:
+        return None
+    advisories: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for part in parts:
+        for advisory in part.get("advisories", []):
+            key = (advisory["operation"], advisory["check"], advisory["message"])
+            advisories.setdefault(key, advisory)
+    return {
+        **parts[0],
+        "cases": sum(part.get("cases", 0) for part in parts),
+        "unsent": sum(part.get("unsent", 0) for part in parts),
+        "cassettes": [path for part in parts for path in part.get("cassettes", [])],
+        "advisories": [advisories[key] for key in sorted(advisories)],
+    }
 
 
 def _target(runtime: Runtime | None) -> dict[str, Any]:

@@ -198,6 +198,30 @@ class ResourceLedger:
             if known is not None:
                 known.status = status
 
+    def records(self) -> dict[str, list[Any]]:
+        """Everything recorded, as plain data (what an xdist worker sends its controller)."""
+        with self._lock:
+            return {
+                "workflows": [vars(w) for w in self._workflows.values()],
+                "versions": [vars(v) for v in self._versions.values()],
+                "executions": [dict(vars(e)) for e in self._executions.values()],
+                "sessions": list(self._sessions),
+            }
+
+    def absorb(self, records: dict[str, list[Any]]) -> None:
+        """Add another ledger's :meth:`records` (a worker's): one cleanup then covers both."""
+        with self._lock:
+            for item in records.get("workflows", []):
+                workflow = RecordedWorkflow(**item)
+                self._workflows.setdefault(workflow.external_id, workflow)
+            for item in records.get("versions", []):
+                version = RecordedVersion(**item)
+                self._versions.setdefault((version.workflow_external_id, version.version), version)
+            for item in records.get("executions", []):
+                self._executions[item["id"]] = RecordedExecution(**item)
+            for session in records.get("sessions", []):
+                self._sessions[session] = None
+
     def to_dict(self) -> dict[str, Any]:
         """For summary.json: what the run created, by kind."""
         with self._lock:

@@ -286,6 +286,20 @@ class RetryStats:
                 self.unknown_outcomes += 1
                 self.last_unknown_outcome = what
 
+    def absorb(self, other: dict[str, Any]) -> None:
+        """Add another run's :meth:`to_dict` (an xdist worker's) to these counts."""
+        with self._lock:
+            self.total_retries += other.get("totalRetries", 0)
+            self.retried_requests += other.get("retriedRequests", 0)
+            for reason, count in (other.get("byReason") or {}).items():
+                self.by_reason[reason] = self.by_reason.get(reason, 0) + count
+            self.exhausted += other.get("exhausted", 0)
+            self.last_exhausted = other.get("lastExhausted") or self.last_exhausted
+            self.unknown_outcomes += other.get("unknownOutcomes", 0)
+            self.last_unknown_outcome = (
+                other.get("lastUnknownOutcome") or self.last_unknown_outcome
+            )
+
     def to_dict(self) -> dict[str, Any]:
         """For summary.json."""
         with self._lock:
