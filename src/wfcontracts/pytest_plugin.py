@@ -26,6 +26,7 @@ from wfcontracts.mock.service import MockService
 from wfcontracts.options import RECORD_FLAG, RUN_FLAGS, TARGET_FLAGS, add_flags
 from wfcontracts.reporting.allure_steps import attach_exchange, label_test
 from wfcontracts.reporting.results import ResultCollector, outcome_unknown
+from wfcontracts.reporting.results import suite_of as suite_of_nodeid
 from wfcontracts.runtime import RunOptions, Runtime, open_runtime
 from wfcontracts.scenarios.probes import Probe
 from wfcontracts.target import WriteOutcomeUnknownError
@@ -255,6 +256,23 @@ def pytest_configure_node(node: Any) -> None:
     worker = str(node.workerinput["workerid"])
     node.workerinput[WORKER_KEY] = runtime.worker_options(worker).to_wire()
     node.config.stash.setdefault(WORKERS_KEY, {})[worker] = False
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist load`, except that the lifecycle suite stays on one worker: on a real-time target
+    its scenarios all start at once on the first lifecycle test (a run costs the longest
+    scenario, not the sum), which only pays where every lifecycle test runs. Every other test
+    is its own unit, as under `load`; nodeids stay as they are (unlike `loadgroup`'s)."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SuiteScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return "lifecycle suite" if suite_of_nodeid(nodeid) == "lifecycle" else nodeid
+
+    return SuiteScheduling(config, log)
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -257,8 +257,6 @@ def verify(request: VerifyRequest, out: TextIO | None = None) -> VerifyResult:
     if not request.quiet:
         stream.write(announce(options, suites) + "\n")
         stream.flush()
-    if request.jobs > 1 and options.recording:
-        raise WfcontractsError("recording cassettes runs in one process: drop --jobs")
     runtime = _runtime_for(options)
     if request.quiet:
         runtime.progress = silent

@@ -296,9 +296,7 @@ class RetryStats:
             self.exhausted += other.get("exhausted", 0)
             self.last_exhausted = other.get("lastExhausted") or self.last_exhausted
             self.unknown_outcomes += other.get("unknownOutcomes", 0)
-            self.last_unknown_outcome = (
-                other.get("lastUnknownOutcome") or self.last_unknown_outcome
-            )
+            self.last_unknown_outcome = other.get("lastUnknownOutcome") or self.last_unknown_outcome
 
     def to_dict(self) -> dict[str, Any]:
         """For summary.json."""

@@ -1,0 +1,212 @@
+"""`wfcontracts verify --jobs N`: the suites across pytest-xdist workers, one runtime each, one
+merged report and one cleanup — and the same verdicts and report contents as `--jobs 1`.
+
+verify runs in a subprocess, as in CI; live-target runs go over HTTP to a mock served on
+loopback in this process, so the test sees every request and what is left on the target.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from wfcontracts.mock.server import BackgroundServer, serve_in_background
+from wfcontracts.mock.service import MockService
+
+TOKEN = "wfc-jobs-token-83c1"
+PROJECT = "ref"
+
+
+def verify(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wfcontracts.cli", "verify", "--seed", "1", *args],
+        capture_output=True, text=True, timeout=900, cwd=cwd, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def report_contents(reports: Path) -> dict[str, Any]:
+    """What a reader of each report sees per test: verdicts, not request counts (each worker
+    seeds its own fuzz data, so exchange tallies differ while every verdict is the same)."""
+    summary = json.loads((reports / "summary.json").read_text())
+    junit = ET.parse(reports / "junit.xml").getroot()
+    allure = [
+        json.loads(path.read_text()) for path in (reports / "allure-results").glob("*-result.json")
+    ]
+    transitions = summary["transitions"]
+    html = (reports / "index.html").read_text()
+    failed_checks = sorted({e["check"] for e in summary["checks"] if e["outcome"] == "failed"})
+    return {
+        "checks": sorted(
+            (e["nodeid"], e["suite"], e["operation"], e["check"], e["outcome"], e["severity"])
+            for e in summary["checks"]
+        ),
+        "totals": summary["totals"],
+        "gate": summary["gate"],
+        "suites": summary["suites"],
+        "seed": summary["seed"],
+        "junit": sorted(
+            (
+                case.get("classname"),
+                case.get("name"),
+                next((c.tag for c in case if c.tag in ("failure", "error", "skipped")), "passed"),
+            )
+            for case in junit.iter("testcase")
+        ),
+        "allure": Counter((r["fullName"], r["status"]) for r in allure),
+        "transitions exercised": sorted(
+            (kind, step["from"], step["operation"], step["exercised"] > 0, step["failed"] > 0)
+            for kind in ("legal", "illegal")
+            for step in transitions[kind]
+        ),
+        "failed checks on the page": [check for check in failed_checks if check in html],
+    }
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        None,
+        "run_returns_200",  # contract suite (and every test that runs an execution)
+        "retry_reruns_completed",  # lifecycle oracle
+        "reason_length_unchecked",  # fuzzing (boundary probes)
+    ],
+)
+def test_jobs_2_gives_the_verdicts_and_reports_of_jobs_1(fault: str | None, tmp_path: Path) -> None:
+    faults = ("--fault", fault) if fault else ()
+    runs = {}
+    for jobs in ("1", "2"):
+        result = verify(
+            "--max-examples", "3", *faults, "--jobs", jobs, "--quiet",
+            "--report-dir", str(tmp_path / jobs), cwd=tmp_path,
+        )  # fmt: skip
+        assert result.returncode == (1 if fault else 0), result.stdout[-3000:] + result.stderr
+        runs[jobs] = report_contents(tmp_path / jobs)
+        assert "Traceback" not in result.stderr
+    assert runs["2"] == runs["1"]
+    failed = [c for c in runs["1"]["checks"] if c[4] == "failed"]
+    assert bool(failed) == bool(fault)
+    assert runs["1"]["failed checks on the page"] == sorted({c[3] for c in failed})
+
+
+class CountingMock(MockService):
+    """The mock, remembering the run prefix of every workflow version written to it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.prefixes: set[str] = set()
+
+    def respond(self, request: Any) -> Any:
+        if request.method == "POST" and request.raw_path.endswith("/workflows/versions"):
+            body = request.body.decode("utf-8", "replace")
+            self.prefixes.update(re.findall(r"wfcontracts-[0-9a-f]{8}(?:gw\d+)?", body))
+        return super().respond(request)
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[CountingMock, BackgroundServer]]:
+    service = CountingMock(tokens=[TOKEN])
+    with serve_in_background(service) as server:
+        yield service, server
+
+
+def test_jobs_over_http_one_runtime_per_worker_one_cleanup(
+    served: tuple[CountingMock, BackgroundServer], tmp_path: Path
+) -> None:
+    service, server = served
+    result = verify(
+        "--base-url", server.base_url, "--project", PROJECT, "--token", TOKEN,
+        "--suite", "contract", "--suite", "lifecycle", "--jobs", "2", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert TOKEN not in result.stdout + result.stderr
+    # Both workers wrote, each under its own prefix inside the run's.
+    bases = {prefix[:20] for prefix in service.prefixes}
+    assert len(bases) == 1, service.prefixes
+    workers = {prefix[20:] for prefix in service.prefixes}
+    assert {"gw0", "gw1"} <= workers, service.prefixes
+    # One cleanup, by the controller, of everything both workers created.
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    cleanup = summary["cleanup"]
+    assert cleanup["left"] == [], cleanup
+    api = httpx.Client(
+        base_url=f"{server.base_url}/api/v1/projects/{PROJECT}",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    left = api.get("/workflows", params={"limit": 1000}).json()["items"]
+    assert [w["externalId"] for w in left if w["externalId"].startswith(bases.pop())] == []
+    running = api.post(
+        "/workflows/executions/list", json={"filter": {"status": ["RUNNING"]}, "limit": 1000}
+    ).json()["items"]
+    assert running == [], "cleanup left executions running"
+    # The progress lines name each suite's operations once, though the workers interleave.
+    rows = [line.split()[:2] for line in result.stdout.splitlines() if line.startswith("  ")]
+    assert len(rows) == len({tuple(row) for row in rows}), result.stdout
+
+
+WORKER_CRASH = '''
+"""Injected through PYTEST_ADDOPTS: one worker dies in the middle of a test."""
+import os
+
+import pytest
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item):
+    if os.environ.get("PYTEST_XDIST_WORKER") and "test_run_completes" in item.nodeid:
+        os._exit(3)
+'''
+
+
+def test_a_worker_crash_is_an_error_not_a_verdict(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "wfc_worker_crash.py").write_text(textwrap.dedent(WORKER_CRASH))
+    result = verify(
+        "--suite", "lifecycle", "--jobs", "2", "--quiet",
+        cwd=tmp_path, env={"PYTHONPATH": str(site), "PYTEST_ADDOPTS": "-p wfc_worker_crash"},
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    errors = [e for e in summary["checks"] if e["outcome"] == "error"]
+    assert any("test_run_completes" in e["nodeid"] for e in errors), summary["checks"]
+
+
+def test_exitfirst_under_jobs_stops_with_a_verdict(tmp_path: Path) -> None:
+    result = verify(
+        "--fault", "run_returns_200", "--suite", "contract", "--suite", "lifecycle",
+        "--jobs", "2", "--exitfirst", "--quiet", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    assert summary["gate"]["passed"] is False
+    assert len(summary["checks"]) < 72  # stopped early: not every test ran
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--jobs", "0"), "--jobs"),
+        (("--jobs", "many"), "--jobs"),
+        (("--jobs", "-1"), "--jobs"),
+    ],
+)
+def test_bad_jobs_is_one_line_exit_2(args: tuple[str, ...], says: str, tmp_path: Path) -> None:
+    result = verify(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], result.stderr
