@@ -51,6 +51,7 @@ def main() -> int:
         ("default verify on the embedded mock", f"{t['verify_s']:.1f} s", "< 60 s", t["verify_s"] < 60),
         ("default verify vs mock serve --pace real", f"{t['served_real_s']:.1f} s (exit {t['served_real_exit']}); fast: {t['served_fast_s']:.1f} s", "< 90 s", t["served_real_s"] < 90 and t["served_real_exit"] == 0),
         ("replay of all cassettes (wall, incl. start)", f"{t['replay_s']:.1f} s ({t['cassettes']} cassettes; run itself {t['replay_in_run_s']:.1f} s)", "< 5 s", t["replay_s"] < 5),
+        ("verify --max-examples 200, --jobs 1 / --jobs 2 wall", f"{t['jobs']['ratio']:.2f}x ({t['jobs']['jobs1_s']:.0f} s vs {t['jobs']['jobs2_s']:.0f} s; exit {t['jobs']['jobs1_exit']}/{t['jobs']['jobs2_exit']})", "-", None),
         ("mock run+get pairs/s (1 client, loopback)", f"{th['pairs_per_s_1_client']:.0f}", "-", None),
         ("list page p50 ratio 100k / 1k", f"{th['list_ratio_first_page']:.2f} first, {th['list_ratio_cursor_page']:.2f} cursor", "<= 1.5", th["list_target_met"]),
         ("mock RSS at 100k executions", f"{th['rss_mb_large']:.0f} MB", "-", None),

@@ -1,6 +1,7 @@
 """Wall time of the default `wfcontracts verify` on the embedded mock (target < 60 s on 2 cores),
 against `wfcontracts mock serve` over loopback at `real` pace (target < 90 s) beside the same
-run at `fast`, and of replaying every recorded cassette offline (target < 5 s)."""
+run at `fast`, of replaying every recorded cassette offline (target < 5 s), and of a release
+budget (`--max-examples 200`) in one process vs across two xdist workers (`--jobs 2`)."""
 
 from __future__ import annotations
 
@@ -37,13 +38,29 @@ def served_verify(pace: str) -> tuple[float, int]:
     return wall, code
 
 
+def jobs_speedup(max_examples: int = 200) -> dict[str, Any]:
+    """`verify --max-examples N` at --jobs 1 and --jobs 2 (same seed, embedded mock)."""
+    one_s, one_rc, _ = timed_verify("--max-examples", str(max_examples), "--jobs", "1")
+    two_s, two_rc, _ = timed_verify("--max-examples", str(max_examples), "--jobs", "2")
+    return {
+        "max_examples": max_examples,
+        "jobs1_s": one_s,
+        "jobs1_exit": one_rc,
+        "jobs2_s": two_s,
+        "jobs2_exit": two_rc,
+        "ratio": one_s / two_s,
+    }
+
+
 def measure() -> dict[str, Any]:
     verify_s, verify_rc, _ = timed_verify()
     real_s, real_rc = served_verify("real")
     fast_s, fast_rc = served_verify("fast")
     replay_s, replay_rc, replay_inner = timed_verify("--replay", "--suite", "lifecycle")
     cassettes = len(list((ROOT / "cassettes").rglob("*.yaml")))
+    jobs = jobs_speedup()
     return {
+        "jobs": jobs,
         "verify_s": verify_s,
         "verify_exit": verify_rc,
         "served_real_s": real_s,
@@ -70,6 +87,12 @@ def main() -> None:
     print(
         f"replay of {result['cassettes']} cassettes: {result['replay_s']:.1f} s wall "
         f"(process start included), exit {result['replay_exit']}"
+    )
+    jobs = result["jobs"]
+    print(
+        f"verify --max-examples {jobs['max_examples']}: {jobs['jobs1_s']:.1f} s at --jobs 1, "
+        f"{jobs['jobs2_s']:.1f} s at --jobs 2 (exit {jobs['jobs1_exit']}/{jobs['jobs2_exit']}): "
+        f"{jobs['ratio']:.2f}x"
     )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from wfcontracts.runtime import LIVE_DEFAULT_RPS, RunOptions, build_runtime, request_rate
-from wfcontracts.target.config import resolve_target
+from wfcontracts.target.config import TargetDefaults, resolve_target
 
 
 @pytest.mark.parametrize(
@@ -40,3 +43,33 @@ def test_run_prefixes_differ_between_runs() -> None:
     assert first.run_prefix != second.run_prefix
     first.close()
     second.close()
+
+
+def test_worker_options_share_seed_prefix_and_rate() -> None:
+    """xdist: each worker's runtime has the run's seed, a run id under the run's prefix and a
+    share of the rate bound, so the target never sees more than the run's rate."""
+    runtime = build_runtime(RunOptions(seed=7, max_requests_per_second=6.0))
+    try:
+        options = runtime.worker_options("gw1", workers=3)
+        assert options.seed == 7
+        assert options.run_id == f"{runtime.run_id}gw1"
+        assert options.max_requests_per_second == 2.0
+        worker = build_runtime(RunOptions.from_wire(options.to_wire()))
+        try:
+            assert worker.run_prefix.startswith(runtime.run_prefix)
+            assert worker.seed == 7 and worker.rate == 2.0
+        finally:
+            worker.close()
+    finally:
+        runtime.close()
+
+
+def test_options_survive_the_wire_unchanged() -> None:
+    options = RunOptions(
+        base_url="http://127.0.0.1:9", token="secret", faults=("a", "b"), seed=3,
+        contract_path=Path("c.yaml"), cassettes_dir=Path("cas"), report_dir=Path("r"),
+        file_defaults=TargetDefaults(base_url="http://x", project="p", source="wfcontracts.toml"),
+    )  # fmt: skip
+    wire = options.to_wire()
+    assert RunOptions.from_wire(wire) == options
+    assert json.loads(json.dumps(wire)) == wire  # plain data: what an execnet channel carries

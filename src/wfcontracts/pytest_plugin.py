@@ -253,8 +253,8 @@ def pytest_configure_node(node: Any) -> None:
     rate, a run id of its own under the run's prefix. Sent over the worker's channel, never
     through argv or a file (the options may hold the token)."""
     runtime = runtime_of(node.config)
-    worker = str(node.workerinput["workerid"])
-    node.workerinput[WORKER_KEY] = runtime.worker_options(worker).to_wire()
+    worker, workers = str(node.workerinput["workerid"]), int(node.workerinput["workercount"])
+    node.workerinput[WORKER_KEY] = runtime.worker_options(worker, workers).to_wire()
     node.config.stash.setdefault(WORKERS_KEY, {})[worker] = False
 
 

@@ -204,13 +204,15 @@ class Runtime:
 
     # -- xdist: one runtime per worker, one cleanup and one summary by the controller ------------
 
-    def worker_options(self, worker_id: str) -> RunOptions:
-        """What a worker builds its own runtime from: this run's seed, and a run id of its own
-        under this run's prefix (so the controller's one cleanup sweeps it). Cassette runs keep
-        their recorded run id: the cassettes must match."""
+    def worker_options(self, worker_id: str, workers: int) -> RunOptions:
+        """What one of `workers` builds its own runtime from: this run's seed, a share of its
+        rate bound (the target sees at most the run's rate, however many workers), and a run id
+        of its own under this run's prefix (so the controller's one cleanup sweeps it).
+        Cassette runs keep their recorded run id: the cassettes must match."""
         cassettes = self.options.replay or self.options.recording
         run_id = self.run_id if cassettes else f"{self.run_id}{worker_id}"
-        return replace(self.options, seed=self.seed, run_id=run_id)
+        rate = self.rate / workers if self.rate else self.options.max_requests_per_second
+        return replace(self.options, seed=self.seed, run_id=run_id, max_requests_per_second=rate)
 
     def export(self) -> dict[str, Any]:
         """What a worker's runtime hands its controller: created resources and retry counts."""
