@@ -11,14 +11,19 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from wfcontracts.mock.http import MAX_BODY_BYTES, ConnectionDropped, MockRequest
 
 if TYPE_CHECKING:
-    from starlette.types import Receive, Scope, Send
-
     from wfcontracts.mock.service import MockService
+
+# The ASGI interface's types (the spec's, spelled out: no framework to import them from).
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
 
 
 class MockApp:

@@ -5,7 +5,7 @@ The profile (`profiles.Profile`) picks what is validated (the whole contract, or
 documented view) and the HTTP answers the docs leave open (status codes, request-id format,
 envelope details).
 
-Starlette (app.py) and the in-process httpx transport (transport.py) both adapt to
+The ASGI app (app.py) and the in-process httpx transport (transport.py) both adapt to
 :class:`Dispatcher`, so the embedded target and `wfcontracts mock serve` behave the same.
 """
 
