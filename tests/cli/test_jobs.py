@@ -68,7 +68,7 @@ def report_contents(reports: Path) -> dict[str, Any]:
         ),
         "allure": Counter((r["fullName"], r["status"]) for r in allure),
         "transitions exercised": sorted(
-            (kind, step["from"], step["operation"], step["exercised"] > 0, step["failed"] > 0)
+            (kind, str(step["from"]), step["operation"], step["exercised"] > 0, step["failed"] > 0)
             for kind in ("legal", "illegal")
             for step in transitions[kind]
         ),
