@@ -52,8 +52,9 @@ def test_worker_options_share_seed_prefix_and_rate() -> None:
     try:
         options = runtime.worker_options("gw1", workers=3)
         assert options.seed == 7
-        assert options.run_id == f"{runtime.run_id}gw1"
+        assert options.run_id == f"{runtime.run_id}gw1w"
         assert options.max_requests_per_second == 2.0
+        assert options.workers == 3  # the fuzz budget is wall time, shared by 3
         worker = build_runtime(RunOptions.from_wire(options.to_wire()))
         try:
             assert worker.run_prefix.startswith(runtime.run_prefix)

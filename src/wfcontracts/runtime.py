@@ -82,6 +82,9 @@ class RunOptions:
     cassettes_dir: Path | None = None
     #: The target named by the project's config file (wfcontracts.toml): below flags and env.
     file_defaults: TargetDefaults | None = None
+    #: How many xdist workers share the run (set by the controller, not a flag): the fuzz
+    #: suite's wall-clock budget holds for the run, so each worker's tests get that much more.
+    workers: int = 1
 
     @classmethod
     def from_namespace(cls, namespace: Any, **overrides: Any) -> RunOptions:
@@ -210,9 +213,17 @@ class Runtime:
         of its own under this run's prefix (so the controller's one cleanup sweeps it).
         Cassette runs keep their recorded run id: the cassettes must match."""
         cassettes = self.options.replay or self.options.recording
-        run_id = self.run_id if cassettes else f"{self.run_id}{worker_id}"
+        # "<run>gw1w": the closing letter keeps one worker's prefix from starting another's
+        # (gw1 / gw10), so no worker takes another's resources for its own.
+        run_id = self.run_id if cassettes else f"{self.run_id}{worker_id}w"
         rate = self.rate / workers if self.rate else self.options.max_requests_per_second
-        return replace(self.options, seed=self.seed, run_id=run_id, max_requests_per_second=rate)
+        return replace(
+            self.options,
+            seed=self.seed,
+            run_id=run_id,
+            max_requests_per_second=rate,
+            workers=workers,
+        )
 
     def export(self) -> dict[str, Any]:
         """What a worker's runtime hands its controller: created resources and retry counts."""

@@ -112,7 +112,7 @@ class CountingMock(MockService):
     def respond(self, request: Any) -> Any:
         if request.method == "POST" and request.raw_path.endswith("/workflows/versions"):
             body = request.body.decode("utf-8", "replace")
-            self.prefixes.update(re.findall(r"wfcontracts-[0-9a-f]{8}(?:gw\d+)?", body))
+            self.prefixes.update(re.findall(r"wfcontracts-[0-9a-f]{8}(?:gw\d+w)?", body))
         return super().respond(request)
 
 
@@ -137,7 +137,7 @@ def test_jobs_over_http_one_runtime_per_worker_one_cleanup(
     bases = {prefix[:20] for prefix in service.prefixes}
     assert len(bases) == 1, service.prefixes
     workers = {prefix[20:] for prefix in service.prefixes}
-    assert {"gw0", "gw1"} <= workers, service.prefixes
+    assert {"gw0w", "gw1w"} <= workers, service.prefixes
     # One cleanup, by the controller, of everything both workers created.
     summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
     cleanup = summary["cleanup"]

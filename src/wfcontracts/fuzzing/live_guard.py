@@ -4,9 +4,11 @@ Applied to every generated case (stateless, stateful, and so every check's re-se
 the target is live:
 
 - resource ids in write bodies (`items[].externalId`, `items[].workflowExternalId`) become
-  run-prefixed ids (`<run prefix>-fz-<crc>`), deterministic so the contract's links still
-  chain an upsert to its delete; whitespace around an id is kept, so a case negating the id
-  stays negative, and ids no server can hold (empty, too long, non-strings) are left alone;
+  ids of the fuzzer's own namespace (`<run prefix>-fz-<crc>`), deterministic so the contract's
+  links still chain an upsert to its delete — also ids of the run's other resources, so the
+  seed version (which runs) and other tests' workflows are never overwritten or deleted;
+  whitespace around an id is kept, so a case negating the id stays negative, and ids no server
+  can hold (empty, too long, non-strings) are left alone;
 - runs always start the run's own probe version: a generated version could call arbitrary CDF
   resources (`cdf` tasks with generated `resourcePath`/`method`/`body`, functions,
   transformations) and is only ever created, under the run prefix, never run;
@@ -61,8 +63,11 @@ class LiveWriteGuard:
         negative while a lenient server that normalises it still lands on the run's own id.
         Ids no server can hold (empty, too long, only whitespace) are left as they are.
         """
-        if value.startswith(self.run_prefix):
+        if value.startswith(f"{self.run_prefix}-fz-"):
             return value
+        # Anything else — also the run's other resources (the seed version, which the fuzzer
+        # runs; another test's workflow) — maps into the fuzzer's own namespace: a generated
+        # definition must never replace one that is run, nor a write disturb another test.
         own = f"{self.run_prefix}-fz-{zlib.crc32(value.encode()):08x}"
         if is_external_id(value):
             return own

@@ -120,9 +120,11 @@ class Fuzz:
         return int(self.options.seed or 0)
 
     def start_budget(self, share: int) -> None:
-        """Give the next test `1/share` of the run's time budget (none: unbounded)."""
+        """Give the next test `1/share` of the run's time budget (none: unbounded) — times the
+        workers fuzzing side by side, so the suite's wall time, not its work, is the budget."""
         if self.options.time_budget_s:
-            self.target.deadline = time.monotonic() + self.options.time_budget_s / share
+            seconds = self.options.time_budget_s * self.options.parallel / share
+            self.target.deadline = time.monotonic() + seconds
 
     def check_case(self, case: Case[Any], test_name: str) -> None:
         """Send one generated case and judge it with every check (stateless)."""
@@ -289,6 +291,7 @@ def fuzz_options_from(runtime: Runtime, **overrides: Any) -> FuzzOptions:
         "max_examples": runtime.options.max_examples,
         "seed": runtime.seed,
         "time_budget_s": runtime.fuzz_seconds,
+        "parallel": runtime.options.workers,
     }
     values.update(overrides)
     return FuzzOptions(**values)

@@ -46,6 +46,8 @@ class FuzzOptions:
     time_budget_s: float | None = None
     phases: tuple[str, ...] = ("examples", "coverage", "fuzzing", "stateful")
     stateful_steps: int = 12
+    #: Processes fuzzing side by side under one `time_budget_s` (xdist workers).
+    parallel: int = 1
 
 
 @dataclass
