@@ -260,16 +260,19 @@ def pytest_configure_node(node: Any) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """`--dist load`, except that the lifecycle suite stays on one worker: on a real-time target
-    its scenarios all start at once on the first lifecycle test (a run costs the longest
-    scenario, not the sum), which only pays where every lifecycle test runs. Every other test
-    is its own unit, as under `load`; nodeids stay as they are (unlike `loadgroup`'s)."""
+    """`--dist load` for the suites, except that the lifecycle suite stays on one worker: on a
+    real-time target its scenarios all start at once on the first lifecycle test (a run costs
+    the longest scenario, not the sum), which only pays where every lifecycle test runs. Every
+    other suite test is its own unit; nodeids stay as they are (unlike `loadgroup`'s). Tests
+    outside the suites go by module, so a module-scoped fixture is built once."""
     if config.getvalue("dist") != "load":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
     class SuiteScheduling(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
+            if not nodeid.startswith(("suites/", "_suites/")):
+                return nodeid.split("::", 1)[0]
             return "lifecycle suite" if suite_of_nodeid(nodeid) == "lifecycle" else nodeid
 
     return SuiteScheduling(config, log)

@@ -178,7 +178,7 @@ def _full_request_hook() -> Any:
 @pytest.mark.parametrize(
     ("body", "headers"),
     [
-        (gzip.compress(json.dumps({"clientSecret": CLIENT_SECRET}).encode()),
+        (gzip.compress(json.dumps({"clientSecret": CLIENT_SECRET}).encode(), mtime=0),
          {"Content-Type": "application/json", "Content-Encoding": "gzip"}),
         (b'{"clientSecret": "' + CLIENT_SECRET.encode() + b'", ',
          {"Content-Type": "application/json"}),
