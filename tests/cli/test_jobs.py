@@ -210,3 +210,24 @@ def test_bad_jobs_is_one_line_exit_2(args: tuple[str, ...], says: str, tmp_path:
     assert result.returncode == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and says in lines[0], result.stderr
+
+
+def test_pytest_n_through_the_plugin_writes_one_merged_summary(tmp_path: Path) -> None:
+    """`pytest -n 2 suites …` (no CLI): the plugin's controller merges its workers' results."""
+    suites = Path(__file__).resolve().parents[2] / "suites"
+    summary_path = tmp_path / "summary.json"
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "pytest", str(suites / "contract"), str(suites / "fuzz"),
+            "-n", "2", "-p", "no:cacheprovider", "-q", "--max-examples", "2", "--seed", "5",
+            f"--wfc-summary={summary_path}",
+        ],
+        capture_output=True, text=True, timeout=900, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads(summary_path.read_text())
+    ran = int(re.search(r"(\d+) passed", result.stdout).group(1))  # type: ignore[union-attr]
+    assert summary["totals"]["passed"] == ran == len(summary["checks"])
+    assert summary["suites"] == ["contract", "fuzz"]
+    assert summary["seed"] == 5
+    assert summary["fuzz"]["cases"] > 0  # both workers' fuzz stats, summed
