@@ -231,7 +231,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     workers = config.stash.get(WORKERS_KEY, None)
     if workers is not None:
-        _absorb_workers(config, collector, workers)
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED  # Ctrl-C: not a lost worker
+        _absorb_workers(config, collector, {} if interrupted else workers)
     owned = config.stash.get(OWNED_KEY, None)
     if owned is not None:  # a runtime handed in is its owner's to clean
         collector.extra.update(cleanup=owned.clean_up(), retries=owned.retries())

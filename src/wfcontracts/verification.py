@@ -280,7 +280,7 @@ def verify(request: VerifyRequest, out: TextIO | None = None) -> VerifyResult:
     if pytest_exit == 2 and (stop.stopped or _stopped_by_environment(request.report_dir)):
         pytest_exit = 1  # xdist ends a stop it was asked for as an interruption: it is ours
     if pytest_exit in (2, 3, 4):
-        reason = progress.exit_message or f"pytest exit {pytest_exit}"
+        reason = progress.exit_message or _PYTEST_EXITS.get(pytest_exit, f"exit {pytest_exit}")
         raise WfcontractsError(
             f"the test run did not complete: {mask_known(reason, runtime.secrets)}"
         )
@@ -294,6 +294,9 @@ def verify(request: VerifyRequest, out: TextIO | None = None) -> VerifyResult:
     else:
         exit_code = EXIT_OK if summary["gate"]["passed"] else EXIT_VIOLATION
     return VerifyResult(exit_code, summary, pytest_exit, errors)
+
+
+_PYTEST_EXITS = {2: "interrupted", 3: "pytest internal error", 4: "pytest usage error"}
 
 
 def _stopped_by_environment(report_dir: Path) -> bool:

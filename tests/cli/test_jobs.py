@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator
@@ -231,3 +233,40 @@ def test_pytest_n_through_the_plugin_writes_one_merged_summary(tmp_path: Path) -
     assert summary["suites"] == ["contract", "fuzz"]
     assert summary["seed"] == 5
     assert summary["fuzz"]["cases"] > 0  # both workers' fuzz stats, summed
+
+
+def test_ctrl_c_under_jobs_stops_and_one_cleanup_removes_every_workers_resources(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C reaches the controller while both workers write: exit 2 saying so, and the
+    controller's cleanup (its run prefix covers every worker's) leaves nothing behind."""
+    from tests.cli.test_resilience import (
+        TOKEN as RESILIENCE_TOKEN,
+    )
+    from tests.cli.test_resilience import (
+        RecordingMock,
+        lifecycle_started,
+        nothing_left,
+        run_id,
+        show,
+        start_verify,
+        wait_until,
+    )
+
+    service = RecordingMock(tokens=[RESILIENCE_TOKEN], pace="fast")
+    run = run_id()
+    prefix = f"wfcontracts-{run}"
+    with serve_in_background(service) as server:
+        process = start_verify(server.base_url, "--jobs", "2", cwd=tmp_path, run=run)
+        try:
+            wait_until(lifecycle_started(service, prefix), "a worker to start the lifecycle suite")
+            time.sleep(1.0)
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=300)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        outcome = (process.returncode, out, err)
+        assert process.returncode == 2, show(outcome)
+        assert "interrupted" in err and "Traceback" not in err, show(outcome)
+        nothing_left(server, prefix)
