@@ -17,18 +17,11 @@ import textwrap
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-
-from wfcontracts.mock.server import BackgroundServer, serve_in_background
-from wfcontracts.mock.service import MockService
-
-TOKEN = "wfc-jobs-token-83c1"
-PROJECT = "ref"
+from tests.cli import test_resilience as live
 
 
 def verify(
@@ -104,56 +97,29 @@ def test_jobs_2_gives_the_verdicts_and_reports_of_jobs_1(fault: str | None, tmp_
     assert runs["1"]["failed checks on the page"] == sorted({c[3] for c in failed})
 
 
-class CountingMock(MockService):
-    """The mock, remembering the run prefix of every workflow version written to it."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.prefixes: set[str] = set()
-
-    def respond(self, request: Any) -> Any:
-        if request.method == "POST" and request.raw_path.endswith("/workflows/versions"):
-            body = request.body.decode("utf-8", "replace")
-            self.prefixes.update(re.findall(r"wfcontracts-[0-9a-f]{8}(?:gw\d+w)?", body))
-        return super().respond(request)
-
-
-@pytest.fixture
-def served() -> Iterator[tuple[CountingMock, BackgroundServer]]:
-    service = CountingMock(tokens=[TOKEN])
-    with serve_in_background(service) as server:
-        yield service, server
-
-
-def test_jobs_over_http_one_runtime_per_worker_one_cleanup(
-    served: tuple[CountingMock, BackgroundServer], tmp_path: Path
-) -> None:
-    service, server = served
-    result = verify(
-        "--base-url", server.base_url, "--project", PROJECT, "--token", TOKEN,
-        "--suite", "contract", "--suite", "lifecycle", "--jobs", "2", cwd=tmp_path,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert TOKEN not in result.stdout + result.stderr
-    # Both workers wrote, each under its own prefix inside the run's.
-    bases = {prefix[:20] for prefix in service.prefixes}
-    assert len(bases) == 1, service.prefixes
-    workers = {prefix[20:] for prefix in service.prefixes}
-    assert {"gw0w", "gw1w"} <= workers, service.prefixes
-    # One cleanup, by the controller, of everything both workers created.
-    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
-    cleanup = summary["cleanup"]
-    assert cleanup["left"] == [], cleanup
-    api = httpx.Client(
-        base_url=f"{server.base_url}/api/v1/projects/{PROJECT}",
-        headers={"Authorization": f"Bearer {TOKEN}"},
-    )
-    left = api.get("/workflows", params={"limit": 1000}).json()["items"]
-    assert [w["externalId"] for w in left if w["externalId"].startswith(bases.pop())] == []
-    running = api.post(
-        "/workflows/executions/list", json={"filter": {"status": ["RUNNING"]}, "limit": 1000}
-    ).json()["items"]
-    assert running == [], "cleanup left executions running"
+def test_jobs_over_http_one_runtime_per_worker_one_cleanup(tmp_path: Path) -> None:
+    service = live.RecordingMock(tokens=[live.TOKEN])
+    run = live.run_id()
+    prefix = f"wfcontracts-{run}"
+    with live.served(service) as server:
+        result = live.verify(
+            server.base_url, "--suite", "contract", "--suite", "lifecycle", "--jobs", "2",
+            cwd=tmp_path, run=run,
+        )  # fmt: skip
+        assert result.returncode == 0, live.show(result)
+        assert live.TOKEN not in result.stdout + result.stderr
+        # Both workers wrote, each under its own prefix inside the run's.
+        workers = {
+            worker
+            for seen in service.requests()
+            if seen.method == "POST" and seen.path.endswith("/workflows/versions")
+            for worker in re.findall(rf"{prefix}(gw\d+w)-", seen.body.decode("utf-8", "replace"))
+        }
+        assert workers == {"gw0w", "gw1w"}, workers
+        # One cleanup, by the controller, of everything both workers created.
+        summary = live.summary_of(tmp_path)
+        assert summary["cleanup"]["left"] == [], summary["cleanup"]
+        live.nothing_left(server, prefix)
     # The progress lines name each suite's operations once, though the workers interleave.
     rows = [line.split()[:2] for line in result.stdout.splitlines() if line.startswith("  ")]
     assert len(rows) == len({tuple(row) for row in rows}), result.stdout
@@ -240,26 +206,15 @@ def test_ctrl_c_under_jobs_stops_and_one_cleanup_removes_every_workers_resources
 ) -> None:
     """Ctrl-C reaches the controller while both workers write: exit 2 saying so, and the
     controller's cleanup (its run prefix covers every worker's) leaves nothing behind."""
-    from tests.cli.test_resilience import (
-        TOKEN as RESILIENCE_TOKEN,
-    )
-    from tests.cli.test_resilience import (
-        RecordingMock,
-        lifecycle_started,
-        nothing_left,
-        run_id,
-        show,
-        start_verify,
-        wait_until,
-    )
-
-    service = RecordingMock(tokens=[RESILIENCE_TOKEN], pace="fast")
-    run = run_id()
+    service = live.RecordingMock(tokens=[live.TOKEN], pace="fast")
+    run = live.run_id()
     prefix = f"wfcontracts-{run}"
-    with serve_in_background(service) as server:
-        process = start_verify(server.base_url, "--jobs", "2", cwd=tmp_path, run=run)
+    with live.served(service) as server:
+        process = live.start_verify(server.base_url, "--jobs", "2", cwd=tmp_path, run=run)
         try:
-            wait_until(lifecycle_started(service, prefix), "a worker to start the lifecycle suite")
+            live.wait_until(
+                live.lifecycle_started(service, prefix), "a worker to start the lifecycle suite"
+            )
             time.sleep(1.0)
             process.send_signal(signal.SIGINT)
             out, err = process.communicate(timeout=300)
@@ -267,6 +222,6 @@ def test_ctrl_c_under_jobs_stops_and_one_cleanup_removes_every_workers_resources
             if process.poll() is None:
                 process.kill()
         outcome = (process.returncode, out, err)
-        assert process.returncode == 2, show(outcome)
-        assert "interrupted" in err and "Traceback" not in err, show(outcome)
-        nothing_left(server, prefix)
+        assert process.returncode == 2, live.show(outcome)
+        assert "interrupted" in err and "Traceback" not in err, live.show(outcome)
+        live.nothing_left(server, prefix)
